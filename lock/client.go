@@ -1,0 +1,144 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cenkalti/backoff/v5"
+)
+
+// Client is the Locker every adapter builds over its Backend: it validates
+// input, waits (through the backend's own queue, or by retrying on
+// notifications with a backoff poll as safety net) and wraps each grant in a
+// lease that tracks its deadline and renews it.
+type Client struct {
+	backend  Backend
+	props    Properties
+	defaults []Option
+}
+
+var _ Locker = (*Client)(nil)
+
+// New returns a Locker over b. defaults apply to every call before the call's
+// own options.
+func New(b Backend, defaults ...Option) *Client {
+	props := b.Properties()
+	if props.MaxKeyLen == 0 {
+		props.MaxKeyLen = DefaultMaxKeyLen
+	}
+	return &Client{backend: b, props: props, defaults: defaults}
+}
+
+// Properties returns the guarantees declared by the backend.
+func (c *Client) Properties() Properties { return c.props }
+
+// Backend returns the backend the Client was built on.
+func (c *Client) Backend() Backend { return c.backend }
+
+// TryAcquire implements Locker.
+func (c *Client) TryAcquire(ctx context.Context, key string, opts ...Option) (Lease, error) {
+	cfg, err := c.prepare(key, opts)
+	if err != nil {
+		return nil, err
+	}
+	sent := time.Now()
+	g, err := c.backend.TryGrant(ctx, key, cfg.ttl)
+	if err != nil {
+		return nil, c.wrap(ctx, "try-acquire", key, err)
+	}
+	return newLease(key, g, sent, cfg, c.backend), nil
+}
+
+// Acquire implements Locker.
+func (c *Client) Acquire(ctx context.Context, key string, opts ...Option) (Lease, error) {
+	cfg, err := c.prepare(key, opts)
+	if err != nil {
+		return nil, err
+	}
+	if w, ok := c.backend.(Waiter); ok {
+		sent := time.Now()
+		g, err := w.WaitGrant(ctx, key, cfg.ttl)
+		if err != nil {
+			return nil, c.wrap(ctx, "acquire", key, err)
+		}
+		return newLease(key, g, sent, cfg, c.backend), nil
+	}
+	return c.poll(ctx, key, cfg)
+}
+
+// poll retries TryGrant until it succeeds, waking on notifications where the
+// backend gives them and on a backoff timer otherwise.
+func (c *Client) poll(ctx context.Context, key string, cfg config) (Lease, error) {
+	var ready <-chan struct{}
+	if n, ok := c.backend.(Notifier); ok {
+		ch, stop, err := n.Subscribe(ctx, key)
+		if err != nil {
+			return nil, c.wrap(ctx, "acquire", key, err)
+		}
+		defer stop()
+		ready = ch
+	}
+	b := cfg.newBackOff()
+	b.Reset()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for {
+		sent := time.Now()
+		g, err := c.backend.TryGrant(ctx, key, cfg.ttl)
+		if err == nil {
+			return newLease(key, g, sent, cfg, c.backend), nil
+		}
+		if !errors.Is(err, ErrNotAcquired) {
+			return nil, c.wrap(ctx, "acquire", key, err)
+		}
+		next := b.NextBackOff()
+		if next == backoff.Stop {
+			return nil, c.wrap(ctx, "acquire", key, err)
+		}
+		timer.Reset(next)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-ready:
+			if !timer.Stop() {
+				<-timer.C
+			}
+		case <-timer.C:
+		}
+	}
+}
+
+func (c *Client) prepare(key string, opts []Option) (config, error) {
+	if err := c.validateKey(key); err != nil {
+		return config{}, err
+	}
+	return resolve(c.props, c.defaults, opts)
+}
+
+func (c *Client) validateKey(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("%w: empty key", ErrInvalidKey)
+	case len(key) > c.props.MaxKeyLen:
+		return fmt.Errorf("%w: key of %d bytes exceeds the %s limit of %d", ErrInvalidKey, len(key), c.props.Name, c.props.MaxKeyLen)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("%w: key is not valid UTF-8", ErrInvalidKey)
+	}
+	if v, ok := c.backend.(KeyValidator); ok {
+		return v.ValidateKey(key)
+	}
+	return nil
+}
+
+// wrap adds the operation and key to a backend error. When the caller's
+// context is done, its error is returned as it is, so callers can compare it.
+func (c *Client) wrap(ctx context.Context, op, key string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return ctxErr
+	}
+	return fmt.Errorf("%s %s %q: %w", c.props.Name, op, key, err)
+}
