@@ -42,7 +42,7 @@ func newLease(key string, g Grant, sent time.Time, cfg config, b Backend) *lease
 		acquired:    sent,
 		ttl:         cfg.ttl,
 		refreshedAt: sent,
-		deadline:    expiryOf(g, sent, cfg.ttl).Add(-cfg.margin),
+		deadline:    expiryOf(g, sent, cfg.ttl).Add(-cfg.marginFor(cfg.ttl)),
 		done:        make(chan struct{}),
 		monitorDone: make(chan struct{}),
 	}
@@ -110,8 +110,8 @@ func (l *lease) Refresh(ctx context.Context, ttl time.Duration) error {
 }
 
 func (l *lease) checkTTL(ttl time.Duration) error {
-	if ttl < l.minTTL || ttl <= l.cfg.margin {
-		return fmt.Errorf("%w: TTL %v must be at least %v and longer than the safety margin %v", ErrInvalidOption, ttl, l.minTTL, l.cfg.margin)
+	if ttl <= 0 || ttl < l.minTTL || l.cfg.marginFor(ttl) >= ttl {
+		return fmt.Errorf("%w: TTL %v must be at least %v and longer than the safety margin %v", ErrInvalidOption, ttl, l.minTTL, l.cfg.marginFor(ttl))
 	}
 	return nil
 }
@@ -135,7 +135,7 @@ func (l *lease) refresh(ctx context.Context, ttl time.Duration) error {
 		return fmt.Errorf("%w: %w", ErrNotHeld, l.err)
 	}
 	l.ttl, l.refreshedAt = ttl, sent
-	l.deadline = expiryOf(l.grant, sent, ttl).Add(-l.cfg.margin)
+	l.deadline = expiryOf(l.grant, sent, ttl).Add(-l.cfg.marginFor(ttl))
 	return nil
 }
 

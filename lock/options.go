@@ -17,7 +17,7 @@ type Option func(*config)
 // config is the resolved set of options of one acquisition.
 type config struct {
 	ttl            time.Duration
-	margin         time.Duration // zero: derived from ttl
+	margin         time.Duration // zero: derived from the TTL, see marginFor
 	autoRefresh    bool
 	maxHold        time.Duration // zero: unbounded
 	newBackOff     func() backoff.BackOff
@@ -79,9 +79,6 @@ func resolve(props Properties, defaults, opts []Option) (config, error) {
 	for _, o := range opts {
 		o(&c)
 	}
-	if c.margin == 0 {
-		c.margin = max(c.ttl/10, time.Millisecond)
-	}
 	return c, c.validate(props)
 }
 
@@ -91,7 +88,7 @@ func (c config) validate(props Properties) error {
 		return fmt.Errorf("%w: TTL %v must be positive", ErrInvalidOption, c.ttl)
 	case c.ttl < props.MinTTL:
 		return fmt.Errorf("%w: TTL %v is below this backend's minimum %v", ErrInvalidOption, c.ttl, props.MinTTL)
-	case c.margin < 0 || c.margin >= c.ttl:
+	case c.margin < 0 || c.marginFor(c.ttl) >= c.ttl:
 		return fmt.Errorf("%w: safety margin %v must be at least zero and shorter than the TTL %v", ErrInvalidOption, c.margin, c.ttl)
 	case c.maxHold < 0:
 		return fmt.Errorf("%w: maximum hold time %v must not be negative", ErrInvalidOption, c.maxHold)
@@ -101,4 +98,13 @@ func (c config) validate(props Properties) error {
 		return fmt.Errorf("%w (%s)", ErrFencingUnsupported, props.Name)
 	}
 	return nil
+}
+
+// marginFor is the safety margin of a lease with the given TTL: the one set by
+// WithSafetyMargin, else a tenth of the TTL, at least 1 ms (capped below ttl).
+func (c config) marginFor(ttl time.Duration) time.Duration {
+	if c.margin != 0 {
+		return c.margin
+	}
+	return min(max(ttl/10, time.Millisecond), ttl/2)
 }

@@ -1,0 +1,52 @@
+package lock_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/racefree/racefree/lock"
+)
+
+// Any Locker works here: lock.NewMemory inside one process, or redlock,
+// etcdlock, zklock, sqllock and caslock across processes.
+func ExampleDo() {
+	locker := lock.NewMemory()
+	err := lock.Do(context.Background(), locker, "seat:12A", func(ctx context.Context) error {
+		// ctx is cancelled if the lease is lost before fn returns.
+		fmt.Println("booking seat 12A")
+		return nil
+	}, lock.WithTTL(10*time.Second))
+	fmt.Println("err:", err)
+	// Output:
+	// booking seat 12A
+	// err: <nil>
+}
+
+func ExampleLocker_tryAcquire() {
+	locker := lock.NewMemory()
+	ctx := context.Background()
+	first, _ := locker.TryAcquire(ctx, "order:42")
+	_, err := locker.TryAcquire(ctx, "order:42")
+	fmt.Println(errors.Is(err, lock.ErrNotAcquired))
+	_ = first.Release(ctx)
+	// Output: true
+}
+
+// A holder checks Err right before writing and passes the fencing token to the
+// resource, which refuses tokens lower than the highest it has seen.
+func ExampleLease_Token() {
+	locker := lock.NewMemory()
+	ctx := context.Background()
+	lease, err := locker.Acquire(ctx, "account:7", lock.WithTTL(5*time.Second))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer lease.Release(ctx)
+	if lease.Err() == nil {
+		fmt.Println("write with token", lease.Token())
+	}
+	// Output: write with token 1
+}
