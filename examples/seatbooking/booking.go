@@ -24,9 +24,9 @@ type config struct {
 // result is what one strategy did.
 type result struct {
 	strategy     string
-	confirmed    int // bookings buyers were told succeeded
-	doubleBooked int // confirmations beyond the first for the same seat
-	conflicts    int // OCC: writes refused because the seat changed
+	confirmed    int           // bookings buyers were told succeeded
+	doubleBooked int           // confirmations beyond the first for the same seat
+	conflicts    int           // OCC: writes refused because the seat changed
 	meanWait     time.Duration // lock: mean time from asking for the lock to holding it
 	elapsed      time.Duration
 }
