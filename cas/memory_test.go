@@ -1,6 +1,7 @@
 package cas_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 
@@ -27,5 +28,33 @@ func TestMemoryConformance(t *testing.T) {
 			}
 			return shared[t]
 		},
+	})
+}
+
+func BenchmarkMemoryCompareAndSwap(b *testing.B) {
+	ctx, s := b.Context(), cas.NewMemory()
+	it, err := s.Create(ctx, "k", []byte("value"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if it, err = s.CompareAndSwap(ctx, "k", it.Version, it.Value); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMemoryGetParallel(b *testing.B) {
+	s := cas.NewMemory()
+	if _, err := s.Create(b.Context(), "k", make([]byte, 1024)); err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Get(context.Background(), "k"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
 	})
 }

@@ -35,6 +35,8 @@ func testCompareAndSwap(t *testing.T, h Harness) {
 	}
 }
 
+// testCompareAndSwapStale includes the largest uint64 version: a Store that
+// keeps versions in a signed column must still answer ErrConflict.
 func testCompareAndSwapStale(t *testing.T, h Harness) {
 	ctx, s, key := testContext(t), h.NewStore(t), newKey(t, "k")
 	mustCreate(t, ctx, s, key, []byte("v1"), 1)
@@ -48,7 +50,7 @@ func testCompareAndSwapStale(t *testing.T, h Harness) {
 
 func testCompareAndSwapMissing(t *testing.T, h Harness) {
 	ctx, s, key := testContext(t), h.NewStore(t), newKey(t, "k")
-	for _, version := range []uint64{0, 1} {
+	for _, version := range []uint64{0, 1, ^uint64(0)} {
 		_, err := s.CompareAndSwap(ctx, key, version, []byte("lost"))
 		wantErr(t, "CompareAndSwap of a missing key", err, cas.ErrNotFound)
 	}
@@ -69,7 +71,7 @@ func testCompareAndDeleteStale(t *testing.T, h Harness) {
 	ctx, s, key := testContext(t), h.NewStore(t), newKey(t, "k")
 	mustCreate(t, ctx, s, key, []byte("v1"), 1)
 	mustSwap(t, ctx, s, key, 1, []byte("v2"))
-	for _, version := range []uint64{1, 3, 0} {
+	for _, version := range []uint64{1, 3, 0, ^uint64(0)} {
 		err := s.CompareAndDelete(ctx, key, version)
 		wantErr(t, "CompareAndDelete at a version the item is not at", err, cas.ErrConflict)
 	}
