@@ -1,0 +1,159 @@
+package eventsource
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/racefree/racefree/cas"
+)
+
+// Projection folds the events of every stream into a read model of type M.
+type Projection[M any] struct {
+	// Name identifies the read model; it names the item that keeps it.
+	Name string
+	// Apply folds one event into the model. Events of one stream arrive in
+	// order, each exactly once; streams are visited in name order.
+	Apply func(model *M, e Event) error
+}
+
+// View is a read model with the stream versions it reflects.
+type View[M any] struct {
+	Model       M                 `json:"model"`
+	Checkpoints map[string]uint64 `json:"checkpoints"` // stream -> last version applied
+}
+
+// Projector keeps a Projection's read model up to date. Several projectors of
+// the same projection may run at once (for availability): each catch-up is
+// saved with compare-and-swap, so only one of them wins a round and the others
+// start again from what it saved.
+type Projector[M any] struct {
+	store *Store
+	p     Projection[M]
+}
+
+// NewProjector returns a projector of p over s. M must round-trip through
+// encoding/json.
+func NewProjector[M any](s *Store, p Projection[M]) *Projector[M] {
+	return &Projector[M]{store: s, p: p}
+}
+
+func (pr *Projector[M]) key() string { return pr.store.prefix + "/proj/" + pr.p.Name }
+
+// View returns the read model as last saved.
+func (pr *Projector[M]) View(ctx context.Context) (View[M], error) {
+	v, _, err := pr.load(ctx)
+	return v, err
+}
+
+func (pr *Projector[M]) load(ctx context.Context) (View[M], uint64, error) {
+	v := View[M]{Checkpoints: make(map[string]uint64)}
+	if err := validateName("projection name", pr.p.Name); err != nil {
+		return v, 0, err
+	}
+	item, err := pr.store.kv.Get(ctx, pr.key())
+	if errors.Is(err, cas.ErrNotFound) {
+		return v, 0, nil
+	}
+	if err != nil {
+		return v, 0, fmt.Errorf("eventsource: read projection %s: %w", pr.p.Name, err)
+	}
+	if err := json.Unmarshal(item.Value, &v); err != nil {
+		return v, 0, fmt.Errorf("eventsource: corrupt projection %s: %w", pr.p.Name, err)
+	}
+	if v.Checkpoints == nil {
+		v.Checkpoints = make(map[string]uint64)
+	}
+	return v, item.Version, nil
+}
+
+// CatchUp applies every event appended since the last save and saves the
+// model together with its checkpoints in one write. It returns how many events
+// it applied. If Apply fails, or the process dies, nothing of this round is
+// saved and the next CatchUp starts from the previous save. If another
+// projector saved first, CatchUp returns an error wrapping ErrConflict.
+func (pr *Projector[M]) CatchUp(ctx context.Context) (int, error) {
+	v, version, err := pr.load(ctx)
+	if err != nil {
+		return 0, err
+	}
+	streams, err := pr.store.Streams(ctx)
+	if err != nil {
+		return 0, err
+	}
+	applied := 0
+	for _, stream := range streams {
+		events, _, err := pr.store.Load(ctx, stream, v.Checkpoints[stream])
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range events {
+			if err := pr.p.Apply(&v.Model, e); err != nil {
+				return 0, fmt.Errorf("eventsource: projection %s at %s#%d: %w", pr.p.Name, stream, e.Version, err)
+			}
+			v.Checkpoints[stream] = e.Version
+			applied++
+		}
+	}
+	if applied == 0 {
+		return 0, nil
+	}
+	return applied, pr.save(ctx, v, version)
+}
+
+func (pr *Projector[M]) save(ctx context.Context, v View[M], version uint64) error {
+	value, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("eventsource: encode projection %s: %w", pr.p.Name, err)
+	}
+	if version == 0 {
+		_, err = pr.store.kv.Create(ctx, pr.key(), value)
+	} else {
+		_, err = pr.store.kv.CompareAndSwap(ctx, pr.key(), version, value)
+	}
+	if errors.Is(err, cas.ErrExists) || errors.Is(err, cas.ErrConflict) || errors.Is(err, cas.ErrNotFound) {
+		return fmt.Errorf("%w: projection %s was saved by another projector: %w", ErrConflict, pr.p.Name, err)
+	}
+	if err != nil {
+		return fmt.Errorf("eventsource: save projection %s: %w", pr.p.Name, err)
+	}
+	return nil
+}
+
+// Rebuild throws the read model away and replays every stream from the start
+// into a fresh one, for a changed Apply or a damaged model.
+func (pr *Projector[M]) Rebuild(ctx context.Context) (int, error) {
+	_, version, err := pr.load(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if version != 0 {
+		if err := pr.store.kv.CompareAndDelete(ctx, pr.key(), version); err != nil {
+			return 0, fmt.Errorf("eventsource: reset projection %s: %w", pr.p.Name, err)
+		}
+	}
+	return pr.CatchUp(ctx)
+}
+
+// Run catches up every interval until ctx is done, and returns ctx's error.
+// A round lost to another projector is simply retried; any other error stops
+// Run and is returned.
+func (pr *Projector[M]) Run(ctx context.Context, interval time.Duration) error {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		if _, err := pr.CatchUp(ctx); err != nil && !errors.Is(err, ErrConflict) {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ticker.C:
+		}
+	}
+}
