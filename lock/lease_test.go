@@ -1,0 +1,145 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// scriptedBackend grants every TryGrant and lets a test decide what refreshes
+// and losses look like; it exercises the lease policy that no real backend can
+// be made to misbehave for on demand.
+type scriptedBackend struct {
+	grant *scriptedGrant
+}
+
+func (b *scriptedBackend) Properties() Properties {
+	return Properties{Name: "scripted", LeaseTTL: true, MinTTL: time.Millisecond}
+}
+
+func (b *scriptedBackend) TryGrant(context.Context, string, time.Duration) (Grant, error) {
+	return b.grant, nil
+}
+
+type scriptedGrant struct {
+	refreshErr atomic.Pointer[error]
+	refreshes  atomic.Int32
+	released   atomic.Int32
+	lost       chan struct{}
+	lossOnce   sync.Once
+}
+
+func newScriptedGrant() *scriptedGrant { return &scriptedGrant{lost: make(chan struct{})} }
+
+func (g *scriptedGrant) Token() uint64 { return 1 }
+func (g *scriptedGrant) Refresh(context.Context, time.Duration) error {
+	g.refreshes.Add(1)
+	if p := g.refreshErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+func (g *scriptedGrant) Release(context.Context) error { g.released.Add(1); return nil }
+func (g *scriptedGrant) Lost() <-chan struct{}         { return g.lost }
+func (g *scriptedGrant) LossCause() error              { return errConnectionDied }
+func (g *scriptedGrant) failRefresh(err error)         { g.refreshErr.Store(&err) }
+
+var errConnectionDied = errors.New("connection died")
+
+func acquireScripted(t *testing.T, g *scriptedGrant, opts ...Option) Lease {
+	t.Helper()
+	lease, err := New(&scriptedBackend{grant: g}).Acquire(context.Background(), "k", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lease.Release(context.Background()) })
+	return lease
+}
+
+func TestTransientRefreshFailureIsRetried(t *testing.T) {
+	g := newScriptedGrant()
+	g.failRefresh(errors.New("timeout"))
+	lease := acquireScripted(t, g, WithTTL(300*time.Millisecond))
+	time.Sleep(150 * time.Millisecond) // the first renewal (at 100 ms) failed
+	g.refreshErr.Store(nil)
+	time.Sleep(400 * time.Millisecond) // past the first TTL
+	if err := lease.Err(); err != nil {
+		t.Fatalf("lease lost although a retried renewal succeeded: %v", err)
+	}
+	if n := g.refreshes.Load(); n < 3 {
+		t.Fatalf("%d renewals, want the failed one retried", n)
+	}
+}
+
+func TestRenewalFailingUntilTheMarginLosesTheLease(t *testing.T) {
+	g := newScriptedGrant()
+	g.failRefresh(errors.New("timeout"))
+	start := time.Now()
+	lease := acquireScripted(t, g, WithTTL(200*time.Millisecond))
+	select {
+	case <-lease.Done():
+	case <-time.After(time.Second):
+		t.Fatal("Done not closed")
+	}
+	if elapsed := time.Since(start); elapsed >= 200*time.Millisecond {
+		t.Errorf("Done closed after %v, not before the 200ms TTL", elapsed)
+	}
+	if !errors.Is(lease.Err(), ErrLost) {
+		t.Fatalf("Err = %v, want ErrLost", lease.Err())
+	}
+}
+
+func TestNotHeldOnRefreshLosesTheLeaseAtOnce(t *testing.T) {
+	g := newScriptedGrant()
+	g.failRefresh(ErrNotHeld)
+	lease := acquireScripted(t, g, WithTTL(time.Minute), WithoutAutoRefresh())
+	err := lease.Refresh(context.Background(), time.Minute)
+	if !errors.Is(err, ErrNotHeld) {
+		t.Fatalf("Refresh = %v, want ErrNotHeld", err)
+	}
+	if !errors.Is(lease.Err(), ErrLost) || !errors.Is(lease.Err(), ErrNotHeld) {
+		t.Fatalf("Err = %v, want ErrLost wrapping ErrNotHeld", lease.Err())
+	}
+	if err := lease.Release(context.Background()); !errors.Is(err, ErrNotHeld) {
+		t.Fatalf("Release of a lost lease = %v, want ErrNotHeld", err)
+	}
+}
+
+func TestReportedLossEndsTheLease(t *testing.T) {
+	g := newScriptedGrant()
+	lease := acquireScripted(t, g, WithTTL(time.Minute))
+	g.lossOnce.Do(func() { close(g.lost) })
+	select {
+	case <-lease.Done():
+	case <-time.After(time.Second):
+		t.Fatal("Done not closed after the backend reported the loss")
+	}
+	if !errors.Is(lease.Err(), ErrLost) || !errors.Is(lease.Err(), errConnectionDied) {
+		t.Fatalf("Err = %v, want ErrLost wrapping the cause", lease.Err())
+	}
+}
+
+func TestDoReturnsLossEvenIfFnIgnoresCtx(t *testing.T) {
+	g := newScriptedGrant()
+	err := Do(context.Background(), New(&scriptedBackend{grant: g}), "k", func(context.Context) error {
+		g.lossOnce.Do(func() { close(g.lost) })
+		time.Sleep(50 * time.Millisecond)
+		return nil
+	})
+	if !errors.Is(err, ErrLost) {
+		t.Fatalf("Do = %v, want ErrLost: fn finished unprotected", err)
+	}
+}
+
+func TestReleaseCallsTheBackendOnce(t *testing.T) {
+	g := newScriptedGrant()
+	lease := acquireScripted(t, g)
+	_ = lease.Release(context.Background())
+	_ = lease.Release(context.Background())
+	if n := g.released.Load(); n != 1 {
+		t.Fatalf("backend Release called %d times, want 1", n)
+	}
+}
