@@ -1,0 +1,42 @@
+// Package etcdlock is racefree's lock.Locker on etcd (go.etcd.io/etcd/client/v3).
+//
+// # How a lock works
+//
+// A Locker holds one etcd lease per TTL, its session: granted lazily on first
+// use, kept alive in the background, shared by every lock of that Locker with
+// that TTL, and granted anew for later acquisitions when it dies. A lock on key
+// is a key <prefix>/<escaped key>/<lease id hex>-<n> attached to the session
+// lease. Holders and waiters queue by create revision: the oldest key holds
+// the lock, and each waiter watches only the deletion of the key just before
+// its own, from the current revision, so a release wakes exactly one waiter at
+// once (no herd, and none of the 100 ms catch-up of watches that start at an
+// old revision). TryAcquire creates its key only if no key of the lock exists,
+// in one transaction. The fencing token is the key's create revision.
+//
+// Before a waiter is granted the lock, one transaction checks that its own key
+// still exists (its lease did not die while it waited, etcd#11456); a waiter
+// whose session dies gives up with an error wrapping lock.ErrLost
+// (etcd#19597); a waiter cancelled mid-wait deletes its key.
+//
+// # TTL
+//
+// etcd leases live as long as their keep-alives, and a Locker's locks share
+// their session lease, so the TTL option does not bound one lock: it picks the
+// session (one etcd lease per distinct TTL, rounded up to whole seconds, at
+// least MinTTL). It is how long a lock outlives a holder that stops keeping its
+// session alive (a crash, a partition), and the time from the last successful
+// keep-alive to the lease's expiry, which the lease's Done anticipates by the
+// safety margin. Properties therefore declares LeaseTTL false: a holder that
+// stops refreshing one lock (lock.WithoutAutoRefresh) sees its lease end
+// locally at the deadline, but the key stays on the server until Release or
+// until the session ends. Refresh accepts a TTL up to the session's, renews the
+// session lease and checks that the key is still this grant's.
+//
+// # Loss
+//
+// The session is kept alive every third of its TTL, at most every
+// KeepAliveInterval. A lease revoked or expired on the server is seen at the
+// next keep-alive (Properties.LossDetection) and ends every lease of that
+// session with lock.ErrLost; a server that cannot be reached makes the leases
+// end by their deadline, a safety margin before the server may expire them.
+package etcdlock
