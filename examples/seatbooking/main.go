@@ -1,9 +1,10 @@
 // Command seatbooking sells a few seats to many concurrent buyers three ways:
 // with no protection (and counts the double bookings that causes), under a
-// lock per seat, and with optimistic compare-and-swap. It runs in-process on
+// lock per seat, and with optimistic compare-and-swap. By default it runs on
 // racefree's in-memory backends; no servers are needed.
 //
 //	go run ./examples/seatbooking -buyers 300 -seats 20
+//	go run ./examples/seatbooking -lock redis -redis 127.0.0.1:6379
 package main
 
 import (
@@ -11,46 +12,48 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
-	"github.com/racefree/racefree/cas"
-	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/examples/internal/backend"
+	"github.com/racefree/racefree/examples/internal/workload"
 )
 
-func main() {
-	var cfg config
-	flag.IntVar(&cfg.buyers, "buyers", 300, "concurrent buyers")
-	flag.IntVar(&cfg.seats, "seats", 20, "seats on sale")
-	flag.DurationVar(&cfg.payment, "payment", 2*time.Millisecond, "time between checking a seat and booking it")
-	flag.Parse()
-	if _, err := demo(context.Background(), os.Stdout, cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "seatbooking:", err)
-		os.Exit(1)
-	}
+func main() { workload.Main(program) }
+
+var program = workload.Program{Name: "seatbooking", Setup: setup}
+
+// config is one run of the workload.
+type config struct {
+	buyers  int           // concurrent buyers
+	seats   int           // seats on sale; every buyer wants one at random
+	payment time.Duration // time between checking a seat and booking it
 }
 
-// demo runs the three strategies and prints one line each.
-func demo(ctx context.Context, w io.Writer, cfg config) ([]result, error) {
-	if cfg.buyers < 1 || cfg.seats < 1 || cfg.payment < 0 {
-		return nil, fmt.Errorf("need at least one buyer and one seat and a payment time of zero or more (got %d, %d, %v)", cfg.buyers, cfg.seats, cfg.payment)
-	}
-	var results []result
-	fmt.Fprintf(w, "%d buyers, %d seats, %v between check and booking\n", cfg.buyers, cfg.seats, cfg.payment)
-	for _, s := range []struct {
-		name string
-		buy  func(context.Context, *theatre, int, int, *counters) error
-	}{
-		{"unprotected", unprotected(cfg)},
-		{"lock", withLock(cfg, lock.NewMemory())},
-		{"occ", withOCC(cfg, cas.NewMemory())},
-	} {
-		r, err := run(ctx, cfg, s.name, s.buy)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.name, err)
+func setup(fs *flag.FlagSet) workload.Runner {
+	var cfg config
+	fs.IntVar(&cfg.buyers, "buyers", 300, "concurrent buyers")
+	fs.IntVar(&cfg.seats, "seats", 20, "seats on sale")
+	fs.DurationVar(&cfg.payment, "payment", 2*time.Millisecond, "time between checking a seat and booking it")
+	backends := backend.Register(fs, backend.Memory, backend.Memory)
+	return func(ctx context.Context, out io.Writer) ([]workload.Report, error) {
+		if cfg.buyers < 1 || cfg.seats < 1 || cfg.payment < 0 {
+			return nil, workload.Usagef("need -buyers and -seats of at least 1 and -payment of 0 or more (got %d, %d, %v)", cfg.buyers, cfg.seats, cfg.payment)
 		}
-		fmt.Fprintln(w, r)
-		results = append(results, r)
+		locker, closeLocker, err := backends.Locker(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer closeLocker()
+		store, closeStore, err := backends.Store(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer closeStore()
+		fmt.Fprintf(out, "%d buyers, %d seats, %v between check and booking\n", cfg.buyers, cfg.seats, cfg.payment)
+		return workload.Compare(ctx, out,
+			workload.Strategy{Name: "unprotected", Run: cfg.run(unprotected(cfg))},
+			workload.Strategy{Name: "lock (" + backends.LockKind() + ")", Protected: true, Run: cfg.run(withLock(cfg, locker))},
+			workload.Strategy{Name: "occ (" + backends.StoreKind() + ")", Protected: true, Run: cfg.run(withOCC(cfg, store))},
+		)
 	}
-	return results, nil
 }

@@ -1,0 +1,74 @@
+package backend
+
+import (
+	"context"
+	"flag"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/racefree/racefree/cas"
+	"github.com/racefree/racefree/examples/internal/workload"
+	"github.com/racefree/racefree/lock"
+)
+
+// Memory is the kind of the in-process Locker and Store, the default.
+const Memory = "memory"
+
+// Flags holds the backend choices of one program.
+type Flags struct {
+	lockKind, storeKind string
+	endpoints           endpoints
+}
+
+// endpoints are the addresses of the servers, one flag each.
+type endpoints struct {
+	redis, etcd, zk, postgres, mysql, mongo, dynamo string
+}
+
+// Register adds the endpoint flags to fs, and -lock when lockDefault is not
+// empty and -store when storeDefault is not empty, with those defaults.
+func Register(fs *flag.FlagSet, lockDefault, storeDefault string) *Flags {
+	f := &Flags{}
+	if lockDefault != "" {
+		fs.StringVar(&f.lockKind, "lock", lockDefault, "lock backend: "+strings.Join(LockerKinds(), ", "))
+	}
+	if storeDefault != "" {
+		fs.StringVar(&f.storeKind, "store", storeDefault, "compare-and-swap store: "+strings.Join(StoreKinds(), ", "))
+	}
+	e := &f.endpoints
+	fs.StringVar(&e.redis, "redis", os.Getenv("RACEFREE_REDIS_ADDRS"), "Redis address host:port; several, comma-separated, for Redlock (default $RACEFREE_REDIS_ADDRS)")
+	fs.StringVar(&e.etcd, "etcd", os.Getenv("RACEFREE_ETCD_ENDPOINTS"), "etcd endpoints, comma-separated (default $RACEFREE_ETCD_ENDPOINTS)")
+	fs.StringVar(&e.zk, "zk", os.Getenv("RACEFREE_ZK_SERVERS"), "ZooKeeper servers, comma-separated (default $RACEFREE_ZK_SERVERS)")
+	fs.StringVar(&e.postgres, "postgres", os.Getenv("RACEFREE_POSTGRES_DSN"), "PostgreSQL DSN (default $RACEFREE_POSTGRES_DSN)")
+	fs.StringVar(&e.mysql, "mysql", os.Getenv("RACEFREE_MYSQL_DSN"), "MySQL/MariaDB DSN (default $RACEFREE_MYSQL_DSN)")
+	fs.StringVar(&e.mongo, "mongo", os.Getenv("RACEFREE_MONGO_URI"), "MongoDB URI (default $RACEFREE_MONGO_URI)")
+	fs.StringVar(&e.dynamo, "dynamodb", os.Getenv("RACEFREE_DYNAMODB_ENDPOINT"), "DynamoDB endpoint URL (default $RACEFREE_DYNAMODB_ENDPOINT)")
+	return f
+}
+
+// LockKind is the -lock value.
+func (f *Flags) LockKind() string { return f.lockKind }
+
+// StoreKind is the -store value.
+func (f *Flags) StoreKind() string { return f.storeKind }
+
+// Locker opens the Locker chosen with -lock. close releases its connections.
+// An unknown kind or a missing endpoint is an error wrapping
+// workload.ErrUsage.
+func (f *Flags) Locker(ctx context.Context) (l lock.Locker, close func(), err error) {
+	if !slices.Contains(LockerKinds(), f.lockKind) {
+		return nil, nil, workload.Usagef("-lock %q: want one of %s", f.lockKind, strings.Join(LockerKinds(), ", "))
+	}
+	return openLocker(ctx, f.lockKind, f.endpoints)
+}
+
+// Store opens the Store chosen with -store. close releases its connections.
+// An unknown kind or a missing endpoint is an error wrapping
+// workload.ErrUsage.
+func (f *Flags) Store(ctx context.Context) (s cas.Store, close func(), err error) {
+	if !slices.Contains(StoreKinds(), f.storeKind) {
+		return nil, nil, workload.Usagef("-store %q: want one of %s", f.storeKind, strings.Join(StoreKinds(), ", "))
+	}
+	return openStore(ctx, f.storeKind, f.endpoints)
+}
