@@ -1,0 +1,110 @@
+package redlock_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/racefree/racefree/internal/testenv"
+	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/redlock"
+)
+
+// countingClient counts grant attempts: the acquire script is the only one
+// with two keys.
+type countingClient struct {
+	*redis.Client
+	attempts atomic.Int64
+}
+
+func (c *countingClient) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
+	if len(keys) == 2 {
+		c.attempts.Add(1)
+	}
+	return c.Client.EvalSha(ctx, sha, keys, args...)
+}
+
+func (c *countingClient) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
+	if len(keys) == 2 {
+		c.attempts.Add(1)
+	}
+	return c.Client.Eval(ctx, script, keys, args...)
+}
+
+// N waiters of one Locker share one subscription, and each release wakes
+// exactly one of them: one grant attempt per release, no herd.
+func TestOneSubscriptionWakesOneWaiter(t *testing.T) {
+	const waiters = 5
+	rdb := testenv.Redis(t)
+	k := key(t)
+	holder, err := newSingle(t, testenv.Redis(t)).TryAcquire(testContext(t), k) // TryAcquire: no subscription
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	counted := &countingClient{Client: testenv.Redis(t)}
+	l := newSingle(t, counted, noPoll())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	granted := make(chan lock.Lease, waiters)
+	for range waiters {
+		go func() {
+			lease, err := l.Acquire(ctx, k)
+			if err == nil {
+				granted <- lease
+			}
+		}()
+	}
+	waitFor(t, "every waiter's first attempt", func() bool { return counted.attempts.Load() == waiters })
+	subs, err := rdb.PubSubNumSub(testContext(t), "{"+k+"}:released").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := subs["{"+k+"}:released"]; n != 1 {
+		t.Fatalf("%d subscriptions for %d waiters of one Locker, want 1", n, waiters)
+	}
+
+	release := func(lease lock.Lease) {
+		t.Helper()
+		if err := lease.Release(testContext(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := int64(waiters)
+	for round := range 3 {
+		release(holder)
+		select {
+		case holder = <-granted:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("round %d: no waiter granted after a release", round)
+		}
+		want++
+		time.Sleep(100 * time.Millisecond) // room for extra attempts, if any were made
+		if got := counted.attempts.Load(); got != want {
+			t.Fatalf("round %d: %d grant attempts after a release, want exactly 1", round, got-want+1)
+		}
+	}
+	release(holder)
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// noPoll sets a poll interval far beyond any test: only notifications wake
+// waiters.
+func noPoll() redlock.Option {
+	return redlock.WithDefaults(lock.WithBackOff(func() backoff.BackOff { return backoff.NewConstantBackOff(time.Hour) }))
+}
