@@ -128,6 +128,9 @@ func (h *hub) routesLocked(lockKey string) []*route {
 // passed, or ctx is done; only the last is an error.
 func (h *hub) waitConfirmed(ctx context.Context, confirms []<-chan struct{}) error {
 	need := min(h.need, len(confirms))
+	if confirmedCount(confirms) >= need { // the common case: subscribed already
+		return nil
+	}
 	timer := time.NewTimer(h.confirmWait)
 	defer timer.Stop()
 	for {
@@ -154,6 +157,18 @@ func (h *hub) waitConfirmed(ctx context.Context, confirms []<-chan struct{}) err
 			return nil
 		}
 	}
+}
+
+func confirmedCount(confirms []<-chan struct{}) int {
+	n := 0
+	for _, c := range confirms {
+		select {
+		case <-c:
+			n++
+		default:
+		}
+	}
+	return n
 }
 
 // wake hands one release message of channel to one local waiter.
