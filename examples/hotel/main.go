@@ -57,7 +57,7 @@ func setup(fs *flag.FlagSet) workload.Runner {
 			return nil, err
 		}
 		defer closeStore()
-		fmt.Fprintf(out, "%d guests, %d rooms x %d nights, every command sent twice, %v to decide, view refreshed every %v\n",
+		fmt.Fprintf(out, "%d guests, %d rooms x %d nights, every booking resent once (its response was lost), %v to decide, view refreshed every %v\n",
 			cfg.guests, cfg.rooms, cfg.nights, cfg.think, cfg.refresh)
 		return workload.Compare(ctx, out,
 			workload.Strategy{Name: "unprotected", Run: cfg.unprotected},

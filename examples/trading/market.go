@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync/atomic"
 
 	"github.com/racefree/racefree/cas"
@@ -45,22 +44,18 @@ type market struct {
 // order places one buy order under some strategy.
 type order func(ctx context.Context, rmw workload.ReadModifyWrite[book], key string, qty int, rec *workload.Recorder) error
 
-// run opens the books in a fresh namespace, lets every trader place an order
-// at once, and compares the fills the traders were told about with what the
-// books recorded.
+// run opens the books, lets every trader place an order at once, and
+// compares the fills the traders were told about with what the books
+// recorded.
 func (m market) run(place order) func(context.Context) (workload.Report, error) {
 	return func(ctx context.Context) (workload.Report, error) {
-		rmw := workload.ReadModifyWrite[book]{Store: cas.Typed[book]{Store: m.store}, Think: m.cfg.match}
-		keys := workload.Namespace("trading")
-		key := func(symbol int) string { return keys + "-book-" + strconv.Itoa(symbol) }
-		for s := range m.cfg.symbols {
-			if _, err := rmw.Store.Create(ctx, key(s), book{Ask: m.cfg.shares}); err != nil {
-				return workload.Report{}, err
-			}
+		books, err := workload.NewItems(ctx, m.store, "trading", m.cfg.symbols, book{Ask: m.cfg.shares}, m.cfg.match)
+		if err != nil {
+			return workload.Report{}, err
 		}
 		var filled atomic.Int64 // orders whose trader was told "filled"
 		r, err := workload.Run(ctx, m.cfg.traders, func(ctx context.Context, trader int, rec *workload.Recorder) error {
-			switch err := place(ctx, rmw, key(trader%m.cfg.symbols), 1+trader%5, rec); {
+			switch err := place(ctx, books.RMW, books.Key(trader%m.cfg.symbols), 1+trader%5, rec); {
 			case errors.Is(err, errNoLiquidity):
 				rec.Refused()
 			case err != nil:
@@ -74,12 +69,12 @@ func (m market) run(place order) func(context.Context) (workload.Report, error) 
 		if err != nil {
 			return r, err
 		}
+		all, err := books.All(ctx)
+		if err != nil {
+			return r, err
+		}
 		recorded, sold := 0, 0
-		for s := range m.cfg.symbols {
-			b, _, err := rmw.Store.Get(ctx, key(s))
-			if err != nil {
-				return r, err
-			}
+		for _, b := range all {
 			recorded += b.Trades
 			sold += b.Sold
 		}
