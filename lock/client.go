@@ -70,8 +70,19 @@ func (c *Client) Acquire(ctx context.Context, key string, opts ...Option) (Lease
 }
 
 // poll retries TryGrant until it succeeds, waking on notifications where the
-// backend gives them and on a backoff timer otherwise.
+// backend gives them and on a backoff timer otherwise. The first attempt comes
+// before any subscription, so an uncontended Acquire costs what TryAcquire does.
 func (c *Client) poll(ctx context.Context, key string, cfg config) (Lease, error) {
+	sent := time.Now()
+	g, err := c.backend.TryGrant(ctx, key, cfg.ttl)
+	if err == nil {
+		return newLease(key, g, sent, cfg, c.backend), nil
+	}
+	if !errors.Is(err, ErrNotAcquired) {
+		return nil, c.wrap(ctx, "acquire", key, err)
+	}
+	// Subscribe, then try again before the first wait: a release between the
+	// failed attempt and the subscription would otherwise go unheard.
 	var ready <-chan struct{}
 	if n, ok := c.backend.(Notifier); ok {
 		ch, stop, err := n.Subscribe(ctx, key)
@@ -83,9 +94,12 @@ func (c *Client) poll(ctx context.Context, key string, cfg config) (Lease, error
 	}
 	b := cfg.newBackOff()
 	b.Reset()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		sent := time.Now()
 		g, err := c.backend.TryGrant(ctx, key, cfg.ttl)
@@ -99,14 +113,16 @@ func (c *Client) poll(ctx context.Context, key string, cfg config) (Lease, error
 		if next == backoff.Stop {
 			return nil, c.wrap(ctx, "acquire", key, err)
 		}
-		timer.Reset(next)
+		if timer == nil {
+			timer = time.NewTimer(next)
+		} else {
+			timer.Reset(next)
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-ready:
-			if !timer.Stop() {
-				<-timer.C
-			}
+			timer.Stop()
 		case <-timer.C:
 		}
 	}
