@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/racefree/racefree/examples/internal/leases"
 	"github.com/racefree/racefree/examples/internal/workload"
 	"github.com/racefree/racefree/lock"
 )
@@ -84,8 +85,8 @@ func (cfg config) withHold(locker lock.Locker) book {
 			return err
 		}
 		rec.Since(asked)
-		defer releaseQuietly(lease)
-		held, stop := leaseContext(ctx, lease)
+		defer leases.Release(ctx, lease)
+		held, stop := leases.Context(ctx, lease)
 		defer stop()
 
 		free, err := seats.available(seat, lease.Token())
@@ -116,26 +117,4 @@ func (cfg config) withHold(locker lock.Locker) book {
 		rec.OK()
 		return nil
 	}
-}
-
-// leaseContext returns a context cancelled, with the lease's error as cause,
-// when the lease ends. lock.Do hands its function such a context but not the
-// lease, whose token this example needs; hence Acquire and this watch.
-func leaseContext(ctx context.Context, lease lock.Lease) (context.Context, func()) {
-	held, cancel := context.WithCancelCause(ctx)
-	go func() {
-		select {
-		case <-lease.Done():
-			cancel(lease.Err())
-		case <-held.Done():
-		}
-	}()
-	return held, func() { cancel(nil) }
-}
-
-// releaseQuietly releases lease; a hold already lost has nothing to release.
-func releaseQuietly(lease lock.Lease) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = lease.Release(ctx)
 }
