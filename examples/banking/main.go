@@ -1,0 +1,63 @@
+// Command banking moves money between accounts with many transfers at once.
+// The invariant: no balance goes below zero and the total never changes.
+// Unprotected, a transfer checks the balance, then debits, then credits by
+// reading and writing each account: concurrent transfers overdraw accounts
+// and overwrite each other's credits, destroying money. With pessimistic
+// locking, a transfer locks both accounts (lowest id first, so two
+// transfers between the same accounts in opposite directions cannot
+// deadlock) and does all of it while holding them.
+//
+// By default the accounts are in memory and the locks are a lock.Locker key
+// per account; no servers are needed.
+//
+//	go run ./examples/banking
+//	go run ./examples/banking -lock etcd     # any Locker as the account lock
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/racefree/racefree/examples/internal/backend"
+	"github.com/racefree/racefree/examples/internal/workload"
+)
+
+func main() { workload.Main(program) }
+
+var program = workload.Program{Name: "banking", Setup: setup}
+
+// config is one run of the workload.
+type config struct {
+	transfers int           // concurrent transfers
+	accounts  int           // accounts
+	balance   int           // opening balance of each account
+	think     time.Duration // time between reading balances and writing them
+}
+
+func setup(fs *flag.FlagSet) workload.Runner {
+	var cfg config
+	fs.IntVar(&cfg.transfers, "transfers", 300, "concurrent transfers")
+	fs.IntVar(&cfg.accounts, "accounts", 10, "accounts")
+	fs.IntVar(&cfg.balance, "balance", 500, "opening balance of each account")
+	fs.DurationVar(&cfg.think, "think", time.Millisecond, "time between reading the balances and writing them")
+	backends := backend.Register(fs, backend.Memory, "")
+	return func(ctx context.Context, out io.Writer) ([]workload.Report, error) {
+		if cfg.transfers < 1 || cfg.accounts < 2 || cfg.balance < 0 || cfg.think < 0 {
+			return nil, workload.Usagef("need -transfers of at least 1, -accounts of at least 2 and -balance and -think of 0 or more (got %d, %d, %d, %v)",
+				cfg.transfers, cfg.accounts, cfg.balance, cfg.think)
+		}
+		locker, closeLocker, err := backends.Locker(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer closeLocker()
+		fmt.Fprintf(out, "%d transfers between %d accounts of %d each, %v between reading and writing\n", cfg.transfers, cfg.accounts, cfg.balance, cfg.think)
+		return workload.Compare(ctx, out,
+			workload.Strategy{Name: "unprotected", Run: cfg.run(newMemoryBank(cfg, nil))},
+			workload.Strategy{Name: "locks (" + backends.LockKind() + ")", Protected: true, Run: cfg.run(newMemoryBank(cfg, locker))},
+		)
+	}
+}

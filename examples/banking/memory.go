@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/racefree/racefree/examples/internal/leases"
+	"github.com/racefree/racefree/examples/internal/workload"
+	"github.com/racefree/racefree/lock"
+)
+
+// memoryBank keeps the balances in memory. Each read and write of an
+// account is atomic on its own, like a single SQL statement; what races is
+// the transfer around them. With a Locker, a transfer locks both accounts,
+// lowest id first, as SELECT ... FOR UPDATE on both rows in id order does.
+type memoryBank struct {
+	cfg    config
+	locker lock.Locker // nil: unprotected
+	keys   string
+
+	mu      sync.Mutex
+	balance map[int]int
+}
+
+func newMemoryBank(cfg config, locker lock.Locker) func() bank {
+	return func() bank {
+		return &memoryBank{cfg: cfg, locker: locker, keys: workload.Namespace("banking"), balance: make(map[int]int)}
+	}
+}
+
+func (b *memoryBank) open(context.Context) error {
+	for a := range b.cfg.accounts {
+		b.set(a, b.cfg.balance)
+	}
+	return nil
+}
+
+func (b *memoryBank) get(account int) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.balance[account]
+}
+
+func (b *memoryBank) set(account, balance int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.balance[account] = balance
+}
+
+// debit subtracts in one step, like UPDATE ... SET balance = balance - ?.
+func (b *memoryBank) debit(account, amount int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.balance[account] -= amount
+}
+
+func (b *memoryBank) balances(context.Context) ([]int, error) {
+	var all []int
+	for a := range b.cfg.accounts {
+		all = append(all, b.get(a))
+	}
+	return all, nil
+}
+
+func (b *memoryBank) transfer(ctx context.Context, from, to, amount int, rec *workload.Recorder) error {
+	if b.locker == nil {
+		return b.move(ctx, from, to, amount)
+	}
+	keys := []string{b.keys + "-account-" + strconv.Itoa(from), b.keys + "-account-" + strconv.Itoa(to)}
+	waited, err := leases.DoAll(ctx, b.locker, keys, func(ctx context.Context) error {
+		return b.move(ctx, from, to, amount)
+	}, lock.WithTTL(10*time.Second))
+	rec.Wait(waited)
+	return err
+}
+
+// move checks the payer's balance, credits the payee by reading and writing
+// back its balance, then debits the payer in one step, with a pause (a call
+// to the ledger, to fraud checks) before each write. Two classic mistakes of
+// an unprotected transfer are here: a credit that overwrites the writes made
+// since its read (money created or destroyed), and a debit made on a balance
+// check that has gone stale (an overdraft). Both are harmless while the two
+// accounts are locked.
+func (b *memoryBank) move(ctx context.Context, from, to, amount int) error {
+	if b.get(from) < amount {
+		return errInsufficientFunds
+	}
+	credited := b.get(to) + amount
+	if err := b.pause(ctx); err != nil {
+		return err
+	}
+	b.set(to, credited)
+	if err := b.pause(ctx); err != nil {
+		return err // in a database, the rollback would undo the credit
+	}
+	b.debit(from, amount)
+	return nil
+}
+
+// pause waits half the think time and reports a lost lock: writing then
+// could break the invariant.
+func (b *memoryBank) pause(ctx context.Context) error {
+	time.Sleep(b.cfg.think / 2)
+	return ctx.Err()
+}
