@@ -3,6 +3,7 @@ package etcdlock
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"sync"
 	"time"
@@ -139,8 +140,21 @@ func (b *backend) close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// withSession runs op on the live session for ttl; when the server says the
-// session's lease is gone, it grants a new session and runs op once more.
+// errStaleSession marks a key creation refused because the session's lease
+// no longer exists on the server.
+var errStaleSession = errors.New("etcd session lease gone before the lock key was created")
+
+// createErr is the error of a transaction that creates a lock key on s.
+func createErr(s *session, err error) error {
+	if s.leaseGone(err) {
+		return fmt.Errorf("%w: %w", errStaleSession, err)
+	}
+	return err
+}
+
+// withSession runs op on the live session for ttl; when op could not create
+// its key because the session's lease was gone, it grants a new session and
+// runs op once more.
 func (b *backend) withSession(ctx context.Context, ttl time.Duration, op func(*session) (lock.Grant, error)) (lock.Grant, error) {
 	for attempt := 0; ; attempt++ {
 		s, err := b.session(ctx, ttl)
@@ -148,7 +162,7 @@ func (b *backend) withSession(ctx context.Context, ttl time.Duration, op func(*s
 			return nil, err
 		}
 		g, err := op(s)
-		if err != nil && attempt == 0 && s.leaseGone(err) {
+		if attempt == 0 && errors.Is(err, errStaleSession) {
 			continue
 		}
 		return g, err
@@ -175,7 +189,7 @@ func (b *backend) TryGrant(ctx context.Context, key string, ttl time.Duration) (
 			Commit()
 		if err != nil {
 			b.deleteKey(ctx, mine)
-			return nil, err
+			return nil, createErr(s, err)
 		}
 		if !resp.Succeeded {
 			return nil, lock.ErrNotAcquired

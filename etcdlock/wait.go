@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/racefree/racefree/lock"
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -31,7 +32,7 @@ func (b *backend) enqueueAndWait(ctx context.Context, s *session, pfx, mine stri
 		Else(put, lastTwo).
 		Commit()
 	if err != nil {
-		return nil, err
+		return nil, createErr(s, err)
 	}
 	q := queueEntry{s: s, pfx: pfx, key: mine, rev: resp.Header.Revision}
 	if resp.Succeeded {
@@ -41,62 +42,113 @@ func (b *backend) enqueueAndWait(ctx context.Context, s *session, pfx, mine stri
 	if len(kvs) != 2 || string(kvs[0].Key) != mine {
 		return nil, fmt.Errorf("etcd queue of %q changed inside a transaction: read %d keys", pfx, len(kvs))
 	}
-	return b.wait(ctx, q, string(kvs[1].Key), resp.Header.Revision)
+	return b.wait(ctx, q, predecessor{key: string(kvs[1].Key), createRev: kvs[1].CreateRevision})
 }
 
 func (q queueEntry) grant(b *backend) *grant {
 	return &grant{b: b, s: q.s, key: q.key, rev: q.rev}
 }
 
-// wait watches pred, the key just before q's, which existed at revision seen,
-// until q's key is the oldest. Each watch starts at the current revision, so
-// the server delivers the deletion as it happens; a deletion between seen and
-// the watch's creation is caught by a re-check.
-func (b *backend) wait(ctx context.Context, q queueEntry, pred string, seen int64) (lock.Grant, error) {
+// predecessor is the key just before a waiter's in its lock's queue.
+type predecessor struct {
+	key       string
+	createRev int64
+}
+
+// firstProbeWait is how long a new watch has to deliver the probe before it
+// is taken for one that lags behind; it doubles with every watch that did
+// not, up to maxProbeWait.
+const (
+	firstProbeWait = 2 * time.Millisecond
+	maxProbeWait   = 128 * time.Millisecond
+)
+
+// wait watches the predecessor of q until q's key is the oldest.
+func (b *backend) wait(ctx context.Context, q queueEntry, pred predecessor) (lock.Grant, error) {
+	probeWait := firstProbeWait
 	for {
-		next, granted, err := b.watchPredecessor(ctx, q, pred, seen)
-		if err != nil || granted != nil {
-			return granted, err
+		next, g, err := b.watchPredecessor(ctx, q, pred, probeWait)
+		if err != nil || g != nil {
+			return g, err
 		}
-		pred, seen = next.key, next.rev
+		if next.key == pred.key {
+			probeWait = min(2*probeWait, maxProbeWait)
+		}
+		pred = next
 	}
 }
 
-// predecessor is the key before a waiter's and the revision it was seen at.
-type predecessor struct {
-	key string
-	rev int64
-}
-
 // watchPredecessor waits for pred's deletion, then re-checks the queue. It
-// returns the grant, or the new predecessor to watch.
-func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred string, seen int64) (predecessor, *grant, error) {
+// returns the grant, or the predecessor to watch anew.
+//
+// A watch that etcd registers while a write is being applied starts out
+// "unsynced": the server catches it up only every 100 ms, and a deletion in
+// between reaches it that late. So once the watch is created, a probe touches
+// pred (a put that keeps its value, lease and create revision); a watch that
+// does not deliver the probe within probeWait is replaced. The probe also
+// proves that pred still existed after the watch began, so no deletion can
+// fall between the read that found pred and the watch. (Even a watch whose
+// creation follows that read with no write in between can start out
+// unsynced: the server reads the revision, then registers the watch after
+// a write that was being applied. Measured: skipping the probe then brings
+// the 100 ms tail back.)
+func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred predecessor, probeWait time.Duration) (predecessor, *grant, error) {
 	watchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	events := b.client.Watch(watchCtx, pred, clientv3.WithCreatedNotify(), clientv3.WithFilterPut())
+	events := b.client.Watch(watchCtx, pred.key, clientv3.WithCreatedNotify())
+	var (
+		probeRev int64            // revision of the probe, once sent
+		lagging  <-chan time.Time // fires when the probe is late
+	)
+	probeTimer := time.NewTimer(time.Hour)
+	defer probeTimer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return predecessor{}, nil, ctx.Err()
 		case <-q.s.lost:
 			return predecessor{}, nil, fmt.Errorf("%w: while waiting: %w", lock.ErrLost, q.s.err())
+		case <-lagging:
+			return pred, nil, nil
 		case resp, ok := <-events:
-			if ok && resp.Created && resp.Header.Revision <= seen {
-				continue // the watch covers every revision after seen
+			switch {
+			case ok && resp.Err() == nil && resp.Created:
+				rev, err := b.probe(ctx, q, pred)
+				if err != nil {
+					return predecessor{}, nil, err
+				}
+				if rev == 0 { // pred or q's key is gone
+					return b.recheck(ctx, q)
+				}
+				probeRev = rev
+				probeTimer.Reset(probeWait)
+				lagging = probeTimer.C
+			case ok && resp.Err() == nil && !deleted(resp):
+				if probeRev != 0 && lastRevision(resp) >= probeRev {
+					lagging = nil // the watch is live
+				}
+			default: // pred deleted, or the watch ended
+				next, g, err := b.recheck(ctx, q)
+				if err != nil || g != nil || next.key != pred.key || !ok || resp.Err() != nil {
+					return next, g, err
+				}
 			}
-			if ok && !resp.Created && !deleted(resp) && resp.Err() == nil {
-				continue
-			}
-			next, g, err := b.recheck(ctx, q)
-			if err != nil || g != nil || next.key != pred {
-				return next, g, err
-			}
-			if !ok || resp.Err() != nil {
-				return next, nil, nil // watch anew
-			}
-			seen = next.rev
 		}
 	}
+}
+
+// probe touches pred if it and q's key both still exist, and returns the
+// revision of the touch, or 0 if either is gone.
+func (b *backend) probe(ctx context.Context, q queueEntry, pred predecessor) (int64, error) {
+	resp, err := b.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(q.key), "=", q.rev),
+			clientv3.Compare(clientv3.CreateRevision(pred.key), "=", pred.createRev)).
+		Then(clientv3.OpPut(pred.key, "", clientv3.WithIgnoreValue(), clientv3.WithIgnoreLease())).
+		Commit()
+	if err != nil || !resp.Succeeded {
+		return 0, err
+	}
+	return resp.Header.Revision, nil
 }
 
 func deleted(resp clientv3.WatchResponse) bool {
@@ -106,6 +158,13 @@ func deleted(resp clientv3.WatchResponse) bool {
 		}
 	}
 	return false
+}
+
+func lastRevision(resp clientv3.WatchResponse) int64 {
+	if len(resp.Events) == 0 {
+		return 0
+	}
+	return resp.Events[len(resp.Events)-1].Kv.ModRevision
 }
 
 // recheck reads, in one transaction that requires q's key to exist still,
@@ -135,5 +194,5 @@ func (b *backend) recheck(ctx context.Context, q queueEntry) (predecessor, *gran
 	if len(kvs) == 0 {
 		return predecessor{}, q.grant(b), nil
 	}
-	return predecessor{key: string(kvs[0].Key), rev: resp.Header.Revision}, nil, nil
+	return predecessor{key: string(kvs[0].Key), createRev: kvs[0].CreateRevision}, nil, nil
 }
