@@ -1,0 +1,152 @@
+package zklock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/racefree/racefree/lock"
+)
+
+// grant is a lock node at the head of its key's queue.
+type grant struct {
+	b     *backend
+	dir   string
+	guid  string
+	path  string
+	token uint64 // the node's creation zxid
+
+	mu      sync.Mutex
+	contact time.Time // send time of the last request that found the node alive
+
+	lost  chan struct{} // closed by watchLoss
+	cause error         // why; written before lost is closed
+}
+
+var (
+	_ lock.Grant        = (*grant)(nil)
+	_ lock.Expirer      = (*grant)(nil)
+	_ lock.LossReporter = (*grant)(nil)
+)
+
+// newGrant makes a grant of e's node, seen alive by a request sent at contact,
+// and starts watching for its loss.
+func newGrant(e *entry, contact time.Time) *grant {
+	g := &grant{
+		b: e.b, dir: e.dir, guid: e.guid, path: e.path, token: uint64(e.stat.Czxid),
+		contact: contact, lost: make(chan struct{}),
+	}
+	go g.watchLoss(e.watch)
+	return g
+}
+
+// watchLoss closes lost when the node goes away: deleted (by Release, by an
+// operator, or by the server at session expiry), or its session ended.
+func (g *grant) watchLoss(watch <-chan zk.Event) {
+	for {
+		ev := <-watch
+		switch {
+		case ev.Err != nil:
+			g.cause = fmt.Errorf("lock node %s: %w", g.path, ev.Err)
+		case ev.Type == zk.EventNodeDeleted:
+			g.cause = fmt.Errorf("lock node %s was deleted (session expired or node removed): %w", g.path, zk.ErrNoNode)
+		default: // a data change: watch again
+			exists, _, next, err := g.b.conn.ExistsW(g.path)
+			if err == nil && exists {
+				watch = next
+				continue
+			}
+			g.cause = fmt.Errorf("lock node %s: watch lost: %w", g.path, errors.Join(err, errNodeGone(exists)))
+		}
+		close(g.lost)
+		return
+	}
+}
+
+func errNodeGone(exists bool) error {
+	if exists {
+		return nil
+	}
+	return zk.ErrNoNode
+}
+
+// Token implements lock.Grant: the creation zxid of the lock node, which
+// increases strictly across all writes of the ensemble.
+func (g *grant) Token() uint64 { return g.token }
+
+// Expiry implements lock.Expirer: the session outlives the last contact by at
+// least the session timeout, the earliest the server may expire it.
+func (g *grant) Expiry() time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.contact.Add(g.b.sessionTimeout)
+}
+
+// Lost implements lock.LossReporter.
+func (g *grant) Lost() <-chan struct{} { return g.lost }
+
+// LossCause implements lock.LossReporter.
+func (g *grant) LossCause() error {
+	select {
+	case <-g.lost:
+		return g.cause
+	default:
+		return nil
+	}
+}
+
+// Refresh implements lock.Grant. The grant lives as long as the session, so
+// Refresh only proves to the server that the node still exists, which moves
+// the last contact (and so Expiry) to the send time of the check.
+func (g *grant) Refresh(ctx context.Context, ttl time.Duration) error {
+	if err := g.b.checkTTL(ttl); err != nil {
+		return err
+	}
+	sent := time.Now()
+	stat, err := call(ctx, func() (*zk.Stat, error) {
+		exists, stat, err := g.b.conn.Exists(g.path)
+		if err == nil && !exists {
+			err = zk.ErrNoNode
+		}
+		return stat, err
+	}, nil)
+	switch {
+	case errors.Is(err, zk.ErrNoNode), err == nil && uint64(stat.Czxid) != g.token:
+		return fmt.Errorf("%w: lock node %s is gone", lock.ErrNotHeld, g.path)
+	case err != nil:
+		return zkErr("exists", g.path, err)
+	}
+	g.mu.Lock()
+	g.contact = sent
+	g.mu.Unlock()
+	return nil
+}
+
+// Release implements lock.Grant: it deletes the lock node, which wakes the next
+// waiter. The node's name is unique to this grant. When the outcome is unknown
+// (the connection broke), the delete is retried in the background.
+func (g *grant) Release(ctx context.Context) error {
+	if cause := g.LossCause(); cause != nil && sessionEnded(cause) {
+		return fmt.Errorf("%w: %w", lock.ErrNotHeld, cause)
+	}
+	_, err := call(ctx, func() (struct{}, error) {
+		return struct{}{}, g.b.conn.Delete(g.path, -1)
+	}, func(_ struct{}, err error) {
+		if err != nil && !sessionEnded(err) {
+			g.b.cleanup(g.dir, g.guid)
+		}
+	})
+	switch {
+	case err == nil:
+		return nil
+	case sessionEnded(err):
+		return fmt.Errorf("%w: lock node %s: %w", lock.ErrNotHeld, g.path, err)
+	case !isContextErr(err):
+		go g.b.cleanup(g.dir, g.guid)
+	}
+	return zkErr("delete", g.path, err)
+}

@@ -1,0 +1,221 @@
+package zklock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/racefree/racefree/lock"
+)
+
+// maxAttempts bounds the retries of a create whose parent vanished or whose
+// connection broke.
+const maxAttempts = 5
+
+// entry is this process's node in a key's queue.
+type entry struct {
+	b     *backend
+	dir   string // the key's znode
+	guid  string
+	name  string // the node's name in dir
+	path  string
+	stat  *zk.Stat
+	watch <-chan zk.Event // fires when the node is deleted or the session ends
+}
+
+// view is what one listing of the queue showed an entry.
+type view struct {
+	position    int    // 0: the entry heads the queue
+	predecessor string // the node just before the entry's
+	sent        time.Time
+}
+
+// enter creates a node in key's queue, then reads the queue and the node's
+// creation zxid, with a watch on the node, in two pipelined requests.
+func (b *backend) enter(ctx context.Context, key string) (*entry, view, error) {
+	guid, err := newGUID()
+	if err != nil {
+		return nil, view{}, err
+	}
+	e := &entry{b: b, dir: join(b.root, escapeKey(key)), guid: guid}
+	if e.path, err = b.createProtected(ctx, e.dir, guid); err != nil {
+		return nil, view{}, err
+	}
+	e.name = path.Base(e.path)
+
+	type statResult struct {
+		exists bool
+		stat   *zk.Stat
+		watch  <-chan zk.Event
+		err    error
+	}
+	stated := make(chan statResult, 1)
+	go func() {
+		var r statResult
+		r.exists, r.stat, r.watch, r.err = b.conn.ExistsW(e.path)
+		stated <- r
+	}()
+	v, lookErr := e.look(ctx)
+	r := <-stated // not abandoned on ctx: a local round trip, bounded by the connection's timeouts
+	switch {
+	case lookErr != nil:
+		err = lookErr
+	case r.err != nil:
+		err = zkErr("exists", e.path, r.err)
+	case !r.exists:
+		err = fmt.Errorf("%w: lock node %s vanished after its creation", lock.ErrLost, e.path)
+	}
+	if err != nil {
+		e.withdraw()
+		return nil, view{}, err
+	}
+	e.stat, e.watch = r.stat, r.watch
+	return e, v, nil
+}
+
+// look lists the queue and finds the entry's place in it.
+func (e *entry) look(ctx context.Context) (view, error) {
+	sent := time.Now()
+	children, err := call(ctx, func() ([]string, error) {
+		children, _, err := e.b.conn.Children(e.dir)
+		return children, err
+	}, nil)
+	if err != nil {
+		return view{}, zkErr("children", e.dir, err)
+	}
+	q := queue(children)
+	i := slices.Index(q, e.name)
+	switch {
+	case i < 0:
+		return view{}, fmt.Errorf("%w: lock node %s is gone (session expired?)", lock.ErrLost, e.path)
+	case i == 0:
+		return view{position: 0, sent: sent}, nil
+	}
+	return view{position: i, predecessor: q[i-1], sent: sent}, nil
+}
+
+// waitFor returns once the node pred is gone, ctx is done, or the entry's own
+// node or session is lost.
+func (e *entry) waitFor(ctx context.Context, pred string) error {
+	p := join(e.dir, pred)
+	// GetW, unlike ExistsW, leaves no watch behind when pred is already gone.
+	deleted, err := call(ctx, func() (<-chan zk.Event, error) {
+		_, _, w, err := e.b.conn.GetW(p)
+		return w, err
+	}, nil)
+	switch {
+	case errors.Is(err, zk.ErrNoNode):
+		return nil
+	case err != nil:
+		return zkErr("get", p, err)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case ev := <-deleted:
+		if ev.Err != nil {
+			return fmt.Errorf("%w: waiting for %s: %w", lock.ErrLost, p, ev.Err)
+		}
+		return nil
+	case ev := <-e.watch:
+		return fmt.Errorf("%w: lock node %s: %v event while waiting: %w", lock.ErrLost, e.path, ev.Type, errors.Join(ev.Err, zk.ErrNoNode))
+	}
+}
+
+// withdraw deletes the entry's node after a failed or refused acquisition. It
+// does not take a context: it runs once the caller's context may be done. If
+// the delete fails, it is retried in the background.
+func (e *entry) withdraw() {
+	err := e.b.conn.Delete(e.path, -1)
+	if err != nil && !sessionEnded(err) {
+		go e.b.cleanup(e.dir, e.guid)
+	}
+}
+
+// createProtected creates the ephemeral sequential node dir/_c_<guid>-lock-N
+// and returns its path. When the connection breaks before the reply, it looks
+// for the guid among dir's children, as Curator's protected mode does; a node
+// it may have created and cannot return is deleted in the background.
+func (b *backend) createProtected(ctx context.Context, dir, guid string) (string, error) {
+	prefix := join(dir, nodePrefix(guid))
+	undo := func(p string, err error) {
+		if err == nil || ambiguous(err) {
+			b.cleanup(dir, guid)
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		p, err := call(ctx, func() (string, error) {
+			return b.conn.Create(prefix, nil, zk.FlagEphemeralSequential, b.acl)
+		}, undo)
+		if err == nil {
+			return p, nil
+		}
+		maybeCreated := ambiguous(err)
+		if attempt < maxAttempts {
+			switch {
+			case errors.Is(err, zk.ErrNoNode):
+				if err = b.ensure(ctx, dir); err == nil {
+					continue
+				}
+			case maybeCreated:
+				var name string
+				if name, err = b.find(ctx, dir, guid); err == nil {
+					if name != "" {
+						return join(dir, name), nil
+					}
+					continue // not created: create again, with the same guid
+				}
+			}
+		}
+		if maybeCreated {
+			go b.cleanup(dir, guid)
+		}
+		return "", zkErr("create", prefix, err)
+	}
+}
+
+// find returns the name of the node created with guid in dir, or "" if there
+// is none. It retries while the connection is down, a few times.
+func (b *backend) find(ctx context.Context, dir, guid string) (string, error) {
+	for attempt := 1; ; attempt++ {
+		children, err := call(ctx, func() ([]string, error) {
+			children, _, err := b.conn.Children(dir)
+			return children, err
+		}, nil)
+		switch {
+		case errors.Is(err, zk.ErrNoNode):
+			return "", nil
+		case err == nil:
+			name, _ := findGUID(children, guid)
+			return name, nil
+		case !disconnected(err) || attempt == maxAttempts:
+			return "", err
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		}
+	}
+}
+
+// ensure creates dir and its missing ancestors as container nodes.
+func (b *backend) ensure(ctx context.Context, dir string) error {
+	_, err := call(ctx, func() (string, error) {
+		return b.conn.CreateContainer(dir, nil, zk.FlagContainer, b.acl)
+	}, nil)
+	if errors.Is(err, zk.ErrNoNode) && dir != "/" {
+		if err = b.ensure(ctx, path.Dir(dir)); err == nil {
+			return b.ensure(ctx, dir)
+		}
+	}
+	if err == nil || errors.Is(err, zk.ErrNodeExists) {
+		return nil
+	}
+	return err
+}
