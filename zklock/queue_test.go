@@ -1,0 +1,314 @@
+package zklock_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/racefree/racefree/internal/testenv"
+	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/zklock"
+)
+
+// ZooKeeper opcodes, as the client writes them in a request header.
+const (
+	opGetData      = 4
+	opGetChildren2 = 12
+)
+
+// opCounter counts the requests one client sends, by opcode, as a dialer
+// wrapper: go-zookeeper writes each request with one Write call.
+type opCounter struct {
+	mu  sync.Mutex
+	ops map[int32]int
+}
+
+func (c *opCounter) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
+	conn, err := net.DialTimeout(network, addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: conn, c: c}, nil
+}
+
+func (c *opCounter) count(op int32) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ops[op]
+}
+
+type countingConn struct {
+	net.Conn
+	c        *opCounter
+	handshed atomic.Bool // the first write is the connect request, which has no header
+}
+
+func (cc *countingConn) Write(b []byte) (int, error) {
+	if cc.handshed.Swap(true) && len(b) >= 12 {
+		op := int32(binary.BigEndian.Uint32(b[8:12]))
+		cc.c.mu.Lock()
+		if cc.c.ops == nil {
+			cc.c.ops = map[int32]int{}
+		}
+		cc.c.ops[op]++
+		cc.c.mu.Unlock()
+	}
+	return cc.Conn.Write(b)
+}
+
+// children lists dir's children; a missing dir has none.
+func children(t *testing.T, conn *zk.Conn, dir string) []string {
+	t.Helper()
+	c, _, err := conn.Children(dir)
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		t.Fatalf("Children(%s): %v", dir, err)
+	}
+	return c
+}
+
+// waitUntil polls cond every millisecond for up to 10 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestCancelledWaiterLeavesNoNode(t *testing.T) {
+	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
+	observer := connect(t, servers, sessionTimeout, nil)
+	const key = "cancelled"
+	dir := root + "/" + key
+	holder, err := newLocker(t, connect(t, servers, sessionTimeout, nil), root).Acquire(testContext(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiter := newLocker(t, connect(t, servers, sessionTimeout, nil), root)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	result := make(chan error, 1)
+	go func() {
+		_, err := waiter.Acquire(ctx, key)
+		result <- err
+	}()
+	waitUntil(t, "the waiter queued", func() bool { return len(children(t, observer, dir)) == 2 })
+	cancel()
+	if err := <-result; err != context.Canceled { //nolint:errorlint // the contract: ctx's error as it is
+		t.Fatalf("cancelled Acquire returned %v, want context.Canceled", err)
+	}
+	if got := children(t, observer, dir); len(got) != 1 {
+		t.Fatalf("after the cancelled wait the queue holds %v, want only the holder's node", got)
+	}
+
+	_, err = waiter.TryAcquire(testContext(t), key)
+	if !errors.Is(err, lock.ErrNotAcquired) {
+		t.Fatalf("TryAcquire of a held key: %v", err)
+	}
+	if got := children(t, observer, dir); len(got) != 1 {
+		t.Fatalf("after a refused TryAcquire the queue holds %v, want only the holder's node", got)
+	}
+	if err := holder.Release(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := children(t, observer, dir); len(got) != 0 {
+		t.Fatalf("after Release the queue holds %v, want nothing", got)
+	}
+}
+
+func TestCancelledWaiterInMidQueueIsSkipped(t *testing.T) {
+	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
+	observer := connect(t, servers, sessionTimeout, nil)
+	const key = "midqueue"
+	dir := root + "/" + key
+	holder, err := newLocker(t, connect(t, servers, sessionTimeout, nil), root).Acquire(testContext(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxs := make([]context.Context, 3)
+	cancels := make([]context.CancelFunc, 3)
+	granted := make(chan int, 3)
+	errs := make(chan error, 3)
+	for i := range 3 {
+		ctxs[i], cancels[i] = context.WithCancel(testContext(t))
+		l := newLocker(t, connect(t, servers, sessionTimeout, nil), root)
+		go func() {
+			lease, err := l.Acquire(ctxs[i], key)
+			if err != nil {
+				errs <- err
+				return
+			}
+			granted <- i
+			errs <- lease.Release(context.Background())
+		}()
+		waitUntil(t, "the waiter queued", func() bool { return len(children(t, observer, dir)) == i+2 })
+	}
+	cancels[1]() // the middle one gives up
+	if err := <-errs; err != context.Canceled { //nolint:errorlint // ctx's error as it is
+		t.Fatalf("cancelled waiter: %v", err)
+	}
+	if err := holder.Release(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if first, second := <-granted, <-granted; first != 0 || second != 2 {
+		t.Fatalf("granted waiters %d then %d, want 0 then 2", first, second)
+	}
+	if got := children(t, observer, dir); len(got) != 0 {
+		t.Fatalf("queue left with %v", got)
+	}
+}
+
+// TestHundredWaitersFIFOOneWakeEach queues 100 waiters, each with its own
+// session, and checks on the wire that each release wakes exactly one waiter:
+// every waiter watches one node (one GetData with a watch) and lists the queue
+// exactly twice, when it joins and when its predecessor goes.
+func TestHundredWaitersFIFOOneWakeEach(t *testing.T) {
+	const waiters = 100
+	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
+	observer := connect(t, servers, sessionTimeout, nil)
+	const key = "hundred"
+	dir := root + "/" + key
+	holder, err := newLocker(t, connect(t, servers, sessionTimeout, nil), root).Acquire(testContext(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	counters := make([]*opCounter, waiters)
+	lockers := make([]*zklock.Locker, waiters)
+	for i := range waiters {
+		counters[i] = &opCounter{}
+		lockers[i] = newLocker(t, connect(t, servers, sessionTimeout, counters[i].dial), root)
+	}
+	var mu sync.Mutex
+	var order []int
+	var wg sync.WaitGroup
+	for i := range waiters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lease, err := lockers[i].Acquire(testContext(t), key)
+			if err != nil {
+				t.Errorf("waiter %d: %v", i, err)
+				return
+			}
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+			if err := lease.Release(context.Background()); err != nil {
+				t.Errorf("waiter %d: Release: %v", i, err)
+			}
+		}()
+		waitUntil(t, "the waiter queued", func() bool { return len(children(t, observer, dir)) == i+2 })
+	}
+	waitUntil(t, "every waiter watches its predecessor", func() bool {
+		for _, c := range counters {
+			if c.count(opGetData) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if err := holder.Release(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	want := make([]int, waiters)
+	for i := range want {
+		want[i] = i
+	}
+	if !slices.Equal(order, want) {
+		t.Fatalf("grant order %v, want the order of arrival", order)
+	}
+	for i, c := range counters {
+		if got := c.count(opGetChildren2); got != 2 {
+			t.Errorf("waiter %d listed the queue %d times, want 2 (woken once)", i, got)
+		}
+		if got := c.count(opGetData); got != 1 {
+			t.Errorf("waiter %d set %d watches, want 1 (its predecessor only)", i, got)
+		}
+	}
+}
+
+func TestKeysZooKeeperCannotStore(t *testing.T) {
+	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
+	l := newLocker(t, connect(t, servers, sessionTimeout, nil), root)
+	other := newLocker(t, connect(t, servers, sessionTimeout, nil), root)
+	keys := []string{"a/b", "a%2Fb", "/", ".", "..", "zookeeper", "ctl\x01\x1f", "nul\x00", "del\x7f", "private\uf000", "日本語"}
+	for _, k := range keys {
+		lease, err := l.TryAcquire(testContext(t), k)
+		if err != nil {
+			t.Fatalf("TryAcquire(%q): %v", k, err)
+		}
+		defer func() { _ = lease.Release(context.Background()) }()
+	}
+	// Every key is its own lock: each is held, and by nobody else.
+	for _, k := range keys {
+		if _, err := other.TryAcquire(testContext(t), k); !errors.Is(err, lock.ErrNotAcquired) {
+			t.Errorf("TryAcquire(%q) while held: %v, want ErrNotAcquired", k, err)
+		}
+	}
+	observer := connect(t, servers, sessionTimeout, nil)
+	if got := children(t, observer, root); len(got) != len(keys) {
+		t.Errorf("%d keys made %d key nodes: %q", len(keys), len(got), got)
+	}
+}
+
+func TestNewRejectsBadInput(t *testing.T) {
+	conn := connect(t, testenv.ZooKeeperServers(t), sessionTimeout, nil)
+	for name, c := range map[string]struct {
+		conn    *zk.Conn
+		timeout time.Duration
+		opts    []zklock.Option
+	}{
+		"nil conn":           {nil, sessionTimeout, nil},
+		"zero timeout":       {conn, 0, nil},
+		"relative root":      {conn, sessionTimeout, []zklock.Option{zklock.WithRoot("locks")}},
+		"root with ..":       {conn, sessionTimeout, []zklock.Option{zklock.WithRoot("/a/../b")}},
+		"root in /zookeeper": {conn, sessionTimeout, []zklock.Option{zklock.WithRoot("/zookeeper/locks")}},
+		"empty ACL":          {conn, sessionTimeout, []zklock.Option{zklock.WithACL([]zk.ACL{})}},
+	} {
+		if l, err := zklock.New(c.conn, c.timeout, c.opts...); err == nil || l != nil {
+			t.Errorf("New with %s: got (%v, %v), want an error", name, l, err)
+		}
+	}
+
+	l := newLocker(t, conn, testenv.ZooKeeperRoot(t))
+	_, err := l.TryAcquire(testContext(t), "k", lock.WithTTL(sessionTimeout+time.Second))
+	if !errors.Is(err, lock.ErrInvalidOption) {
+		t.Errorf("TTL above the session timeout: got %v, want ErrInvalidOption", err)
+	}
+	lease, err := l.TryAcquire(testContext(t), "k", lock.WithTTL(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lease.Release(context.Background()) }()
+	if err := lease.Refresh(testContext(t), sessionTimeout+time.Second); !errors.Is(err, lock.ErrInvalidOption) {
+		t.Errorf("Refresh with a TTL above the session timeout: got %v, want ErrInvalidOption", err)
+	}
+	if err := lease.Err(); err != nil {
+		t.Errorf("a refused Refresh ended the lease: %v", err)
+	}
+}
