@@ -1,0 +1,124 @@
+package sqllock
+
+import (
+	"context"
+	"database/sql"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/racefree/racefree/internal/testenv"
+)
+
+// database is one of the two databases every test runs against.
+type database struct {
+	name    string
+	dialect Dialect
+	open    func(t testing.TB) *sql.DB // a new pool on the test's schema
+	dsn     func(t testing.TB) string
+}
+
+var databases = []database{
+	{"postgres", Postgres, func(t testing.TB) *sql.DB { return testenv.Postgres(t) }, testenv.PostgresDSN},
+	{"mariadb", MariaDB, func(t testing.TB) *sql.DB { return testenv.MySQL(t) }, testenv.MySQLDSN},
+}
+
+// eachDB runs fn as a subtest per database.
+func eachDB(t *testing.T, fn func(t *testing.T, db database)) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) { fn(t, db) })
+	}
+}
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// sqlFor rewrites the ? placeholders of query for the dialect.
+func sqlFor(d Dialect, query string) string {
+	if _, pg := d.(postgres); !pg {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func mustExec(t testing.TB, db *sql.DB, d Dialect, query string, args ...any) {
+	t.Helper()
+	if _, err := db.ExecContext(testCtx(t), sqlFor(d, query), args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+func begin(t testing.TB, db *sql.DB) *sql.Tx {
+	t.Helper()
+	tx, err := db.BeginTx(testCtx(t), nil)
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback() })
+	return tx
+}
+
+// crashableDB opens a pool whose network connections can all be cut at once,
+// as when the process holding them dies.
+func crashableDB(t testing.TB, db database) (*sql.DB, func()) {
+	var mu sync.Mutex
+	var conns []net.Conn
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+		return c, err
+	}
+	crash := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}
+	var pool *sql.DB
+	if _, pg := db.dialect.(postgres); pg {
+		cfg, err := pgx.ParseConfig(db.dsn(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.DialFunc = dial
+		pool = stdlib.OpenDB(*cfg)
+	} else {
+		cfg, err := mysql.ParseDSN(db.dsn(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.DialFunc = dial
+		connector, err := mysql.NewConnector(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool = sql.OpenDB(connector)
+	}
+	t.Cleanup(func() { _ = pool.Close() })
+	return pool, crash
+}
