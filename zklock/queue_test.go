@@ -160,7 +160,7 @@ func TestCancelledWaiterInMidQueueIsSkipped(t *testing.T) {
 		}()
 		waitUntil(t, "the waiter queued", func() bool { return len(children(t, observer, dir)) == i+2 })
 	}
-	cancels[1]() // the middle one gives up
+	cancels[1]()                                // the middle one gives up
 	if err := <-errs; err != context.Canceled { //nolint:errorlint // ctx's error as it is
 		t.Fatalf("cancelled waiter: %v", err)
 	}
