@@ -20,6 +20,7 @@ import (
 
 // ZooKeeper opcodes, as the client writes them in a request header.
 const (
+	opCreate       = 1
 	opGetData      = 4
 	opGetChildren2 = 12
 )
@@ -29,6 +30,10 @@ const (
 type opCounter struct {
 	mu  sync.Mutex
 	ops map[int32]int
+
+	// cutAfter, if not zero, is an opcode: the connection is closed right
+	// after the next request with it is written, so that its reply is lost.
+	cutAfter atomic.Int32
 }
 
 func (c *opCounter) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
@@ -60,6 +65,11 @@ func (cc *countingConn) Write(b []byte) (int, error) {
 		}
 		cc.c.ops[op]++
 		cc.c.mu.Unlock()
+		if op != 0 && cc.c.cutAfter.CompareAndSwap(op, 0) {
+			n, err := cc.Conn.Write(b)
+			_ = cc.Conn.Close()
+			return n, err
+		}
 	}
 	return cc.Conn.Write(b)
 }
@@ -310,5 +320,42 @@ func TestNewRejectsBadInput(t *testing.T) {
 	}
 	if err := lease.Err(); err != nil {
 		t.Errorf("a refused Refresh ended the lease: %v", err)
+	}
+}
+
+// TestCreateWithLostReplyIsFoundAgain breaks the connection right after the
+// create of a lock node is sent: the node the server may have made is found
+// again by its guid, so the queue holds one node, not an orphan and a second.
+func TestCreateWithLostReplyIsFoundAgain(t *testing.T) {
+	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
+	observer := connect(t, servers, sessionTimeout, nil)
+	var counter opCounter
+	l := newLocker(t, connect(t, servers, sessionTimeout, counter.dial), root)
+	first, err := l.TryAcquire(testContext(t), "lost-reply") // creates the key's node
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Release(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	dir := root + "/lost-reply"
+
+	counter.cutAfter.Store(opCreate)
+	before := counter.count(opCreate)
+	lease, err := l.Acquire(testContext(t), "lost-reply")
+	if err != nil {
+		t.Fatalf("Acquire across a lost create reply: %v", err)
+	}
+	defer func() { _ = lease.Release(context.Background()) }()
+	if counter.cutAfter.Load() != 0 {
+		t.Fatal("the connection was not cut after the create")
+	}
+	t.Logf("creates sent: %d (1: the server made the node and it was found again)", counter.count(opCreate)-before)
+	nodes := children(t, observer, dir)
+	if len(nodes) != 1 {
+		t.Fatalf("queue holds %v, want exactly the lease's node", nodes)
+	}
+	if _, err := newLocker(t, observer, root).TryAcquire(testContext(t), "lost-reply"); !errors.Is(err, lock.ErrNotAcquired) {
+		t.Fatalf("TryAcquire by another session: %v, want ErrNotAcquired", err)
 	}
 }
