@@ -50,3 +50,20 @@ func ExampleLease_Token() {
 	}
 	// Output: write with token 1
 }
+
+// A transfer locks both accounts. DoAll takes them in sorted order, so two
+// opposite transfers cannot deadlock; LeaseFrom gives each lease's fencing
+// token to the writes.
+func ExampleDoAll() {
+	locker := lock.NewMemory()
+	err := lock.DoAll(context.Background(), locker, []string{"account:b", "account:a"}, func(ctx context.Context) error {
+		a, _ := lock.LeaseFrom(ctx, "account:a")
+		b, _ := lock.LeaseFrom(ctx, "account:b")
+		fmt.Println("debit a with token", a.Token(), "and credit b with token", b.Token())
+		return nil
+	})
+	fmt.Println("err:", err)
+	// Output:
+	// debit a with token 1 and credit b with token 2
+	// err: <nil>
+}

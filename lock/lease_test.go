@@ -143,3 +143,29 @@ func TestReleaseCallsTheBackendOnce(t *testing.T) {
 		t.Fatalf("backend Release called %d times, want 1", n)
 	}
 }
+
+func TestDoAllReleasesWhatItHeldWhenOneKeyFails(t *testing.T) {
+	l := NewMemory()
+	ctx := context.Background()
+	blocker, err := l.TryAcquire(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Release(ctx)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	ran := false
+	err = DoAll(short, l, []string{"c", "b", "a", "a"}, func(context.Context) error { ran = true; return nil })
+	if !errors.Is(err, context.DeadlineExceeded) || ran {
+		t.Fatalf("DoAll with a held key: ran=%v err=%v", ran, err)
+	}
+	// "a" was taken before "b" blocked; it must be free again.
+	lease, err := l.TryAcquire(ctx, "a")
+	if err != nil {
+		t.Fatalf("key taken before the failure was not released: %v", err)
+	}
+	_ = lease.Release(ctx)
+	if err := DoAll(ctx, l, nil, func(context.Context) error { return nil }); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("DoAll without keys: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -64,42 +65,113 @@ func PropertiesOf(l Locker) (Properties, bool) {
 // Do acquires key, runs fn with a context that is cancelled when the lease ends,
 // and releases the lease. If the lease was lost before fn returned, Do returns
 // an error wrapping ErrLost (joined with fn's error, if any): whatever fn did
-// after the loss was not protected by the lock.
+// after the loss was not protected by the lock. fn finds the lease, for its
+// fencing token, with LeaseFrom.
 func Do(ctx context.Context, l Locker, key string, fn func(ctx context.Context) error, opts ...Option) error {
 	lease, err := l.Acquire(ctx, key, opts...)
 	if err != nil {
 		return err
 	}
-	fnCtx, cancel := context.WithCancelCause(ctx)
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		select {
-		case <-lease.Done():
-			cancel(lease.Err())
-		case <-fnCtx.Done():
+	return runHolding(ctx, []Lease{lease}, fn)
+}
+
+// DoAll is Do for several keys at once: it acquires them one by one in sorted
+// order (duplicates once), so that callers locking overlapping sets can never
+// deadlock one another, runs fn with a context cancelled when any of the
+// leases ends, and releases them all. If one key cannot be acquired, the keys
+// already held are released and the error is returned.
+func DoAll(ctx context.Context, l Locker, keys []string, fn func(ctx context.Context) error, opts ...Option) error {
+	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	if len(keys) == 0 {
+		return fmt.Errorf("%w: DoAll needs at least one key", ErrInvalidKey)
+	}
+	leases := make([]Lease, 0, len(keys))
+	for _, key := range keys {
+		lease, err := l.Acquire(ctx, key, opts...)
+		if err != nil {
+			releaseAll(ctx, leases)
+			return err
 		}
-	}()
+		leases = append(leases, lease)
+	}
+	return runHolding(ctx, leases, fn)
+}
+
+// LeaseFrom returns the lease on key that Do or DoAll holds for the function
+// they run with ctx.
+func LeaseFrom(ctx context.Context, key string) (Lease, bool) {
+	leases, _ := ctx.Value(leasesKey{}).([]Lease)
+	for _, lease := range leases {
+		if lease.Key() == key {
+			return lease, true
+		}
+	}
+	return nil, false
+}
+
+type leasesKey struct{}
+
+// runHolding runs fn under leases and releases them afterwards.
+func runHolding(ctx context.Context, leases []Lease, fn func(ctx context.Context) error) error {
+	fnCtx, cancel := context.WithCancelCause(context.WithValue(ctx, leasesKey{}, leases))
+	stops := make([]func(), len(leases))
+	for i, lease := range leases {
+		stops[i] = afterDone(lease, func() { cancel(lease.Err()) })
+	}
 	fnErr := fn(fnCtx)
-	lostErr := lease.Err()
+	for _, stop := range stops {
+		stop()
+	}
 	cancel(nil)
-	<-watched
 
-	// Release with a context that survives ctx's cancellation, so that an
-	// abandoned caller still frees the key at once instead of at expiry.
-	releaseCtx, cancelRelease := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancelRelease()
-	releaseErr := lease.Release(releaseCtx)
-
+	var lostErr error
+	for _, lease := range leases {
+		if err := lease.Err(); err != nil && !errors.Is(err, ErrReleased) {
+			lostErr = err
+		}
+	}
+	releaseErr := releaseAll(ctx, leases)
 	switch {
 	case lostErr != nil:
 		return errors.Join(fnErr, lostErr)
 	case fnErr != nil:
 		return fnErr
-	case releaseErr != nil && !errors.Is(releaseErr, ErrNotHeld):
-		return fmt.Errorf("lock: release %q: %w", key, releaseErr)
 	}
-	// A lease lost between fn's return and Release does not matter: fn ran
-	// protected.
-	return nil
+	// A lease lost between fn's return and its release does not matter: fn
+	// ran protected.
+	return releaseErr
+}
+
+// afterDone calls f in its own goroutine once lease.Done is closed; the stop
+// function it returns ends that wait and returns once the goroutine is gone.
+func afterDone(lease Lease, f func()) (stop func()) {
+	quit := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		select {
+		case <-lease.Done():
+			f()
+		case <-quit:
+		}
+	}()
+	return func() {
+		close(quit)
+		<-exited
+	}
+}
+
+// releaseAll releases leases in reverse order with a context that survives
+// ctx's cancellation, so that an abandoned caller still frees the keys at
+// once instead of at expiry. It returns the errors other than ErrNotHeld.
+func releaseAll(ctx context.Context, leases []Lease) error {
+	releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var errs []error
+	for _, lease := range slices.Backward(leases) {
+		if err := lease.Release(releaseCtx); err != nil && !errors.Is(err, ErrNotHeld) {
+			errs = append(errs, fmt.Errorf("lock: release %q: %w", lease.Key(), err))
+		}
+	}
+	return errors.Join(errs...)
 }
