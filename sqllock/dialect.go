@@ -50,9 +50,9 @@ func DialectOf(db *sql.DB) (Dialect, error) {
 
 type postgres struct{}
 
-func (postgres) Name() string               { return "postgres" }
-func (postgres) placeholder(n int) string   { return "$" + strconv.Itoa(n) }
-func (postgres) quote(ident string) string  { return quoteParts(ident, `"`) }
+func (postgres) Name() string              { return "postgres" }
+func (postgres) placeholder(n int) string  { return "$" + strconv.Itoa(n) }
+func (postgres) quote(ident string) string { return quoteParts(ident, `"`) }
 func (postgres) lockClause(m Mode, w WaitPolicy) string {
 	clause := "FOR UPDATE"
 	if m == Shared {

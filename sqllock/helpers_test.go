@@ -30,6 +30,21 @@ var databases = []database{
 	{"mariadb", MariaDB, func(t testing.TB) *sql.DB { return testenv.MySQL(t) }, testenv.MySQLDSN},
 }
 
+// openOn opens a new pool on owner's schema, closed when t ends: the cases
+// of a conformance run share one schema, made before their clocks start.
+func (db database) openOn(owner, t testing.TB) *sql.DB {
+	driver := "mysql"
+	if _, pg := db.dialect.(postgres); pg {
+		driver = "pgx"
+	}
+	pool, err := sql.Open(driver, db.dsn(owner))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pool.Close() })
+	return pool
+}
+
 // eachDB runs fn as a subtest per database.
 func eachDB(t *testing.T, fn func(t *testing.T, db database)) {
 	for _, db := range databases {

@@ -127,4 +127,3 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
-

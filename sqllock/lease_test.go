@@ -1,0 +1,118 @@
+package sqllock
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/lock/locktest"
+)
+
+var schemaMade sync.Map // testing.TB -> struct{}: the lease table exists in its schema
+
+// newLeaseLocker returns a LeaseLocker with its own pool on t's schema,
+// creating the lease table the first time.
+func newLeaseLocker(t testing.TB, db database, cfg LeaseConfig, defaults ...lock.Option) *LeaseLocker {
+	t.Helper()
+	l, err := NewLeaseLocker(db.open(t), db.dialect, cfg, defaults...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, done := schemaMade.LoadOrStore(t, struct{}{}); !done {
+		t.Cleanup(func() { schemaMade.Delete(t) })
+		if err := l.EnsureSchema(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l
+}
+
+func TestLeaseLockerConformance(t *testing.T) {
+	eachDB(t, func(t *testing.T, db database) {
+		newLeaseLocker(t, db, LeaseConfig{}) // the schema, once, before the clocks of the cases start
+		outer := t
+		locktest.Run(t, locktest.Harness{
+			NewLocker: func(t *testing.T) lock.Locker {
+				l, err := NewLeaseLocker(db.openOn(outer, t), db.dialect, LeaseConfig{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return l
+			},
+		})
+	})
+}
+
+// TestLeaseNotifyWakesWaiter proves that a PostgreSQL waiter is woken by the
+// release's NOTIFY: its backoff alone would not poll again for a minute.
+func TestLeaseNotifyWakesWaiter(t *testing.T) {
+	db := databases[0]
+	holder := newLeaseLocker(t, db, LeaseConfig{})
+	k := "notify-" + t.Name()
+	lease, err := holder.Acquire(testCtx(t), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := lock.WithBackOff(func() backoff.BackOff { return backoff.NewConstantBackOff(time.Minute) })
+	waiter := newLeaseLocker(t, db, LeaseConfig{})
+	got := make(chan error, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go func() {
+		l, err := waiter.Acquire(ctx, k, slow)
+		if err == nil {
+			err = l.Release(ctx)
+		}
+		got <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the waiter has tried once and listens
+	if err := lease.Release(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("waiter after a release it should have heard of: %v", err)
+	}
+}
+
+func TestLeasePollOnly(t *testing.T) {
+	db := databases[0]
+	a := newLeaseLocker(t, db, LeaseConfig{PollOnly: true})
+	b := newLeaseLocker(t, db, LeaseConfig{PollOnly: true})
+	lease, err := a.Acquire(testCtx(t), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(100*time.Millisecond, func() { _ = lease.Release(context.Background()) })
+	next, err := b.Acquire(testCtx(t), "k")
+	if err != nil {
+		t.Fatalf("polling waiter: %v", err)
+	}
+	if next.Token() <= lease.Token() {
+		t.Errorf("token %d after %d", next.Token(), lease.Token())
+	}
+	_ = next.Release(testCtx(t))
+}
+
+func TestLeaseLockerBadInput(t *testing.T) {
+	pool := databases[0].open(t)
+	for name, err := range map[string]error{
+		"nil db":      second(NewLeaseLocker(nil, Postgres, LeaseConfig{})),
+		"nil dialect": second(NewLeaseLocker(pool, nil, LeaseConfig{})),
+		"bad table":   second(NewLeaseLocker(pool, Postgres, LeaseConfig{Table: "locks; --"})),
+	} {
+		if !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
+		}
+	}
+	l := newLeaseLocker(t, databases[0], LeaseConfig{})
+	if _, err := l.TryAcquire(testCtx(t), "nul\x00key"); !errors.Is(err, lock.ErrInvalidKey) {
+		t.Errorf("key with NUL: %v, want ErrInvalidKey", err)
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
