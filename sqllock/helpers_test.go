@@ -95,7 +95,8 @@ func begin(t testing.TB, db *sql.DB) *sql.Tx {
 
 // crashableDB opens a pool whose network connections can all be cut at once,
 // as when the process holding them dies.
-func crashableDB(t testing.TB, db database) (*sql.DB, func()) {
+// The pool is on owner's schema and closed when t ends.
+func crashableDB(t testing.TB, db database, owner testing.TB) (*sql.DB, func()) {
 	var mu sync.Mutex
 	var conns []net.Conn
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -116,14 +117,14 @@ func crashableDB(t testing.TB, db database) (*sql.DB, func()) {
 	}
 	var pool *sql.DB
 	if _, pg := db.dialect.(postgres); pg {
-		cfg, err := pgx.ParseConfig(db.dsn(t))
+		cfg, err := pgx.ParseConfig(db.dsn(owner))
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.DialFunc = dial
 		pool = stdlib.OpenDB(*cfg)
 	} else {
-		cfg, err := mysql.ParseDSN(db.dsn(t))
+		cfg, err := mysql.ParseDSN(db.dsn(owner))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,207 @@
+package sqllock
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/racefree/racefree/lock"
+)
+
+// DefaultPingInterval is how often an AdvisoryLocker checks the connection
+// of a held lease when AdvisoryConfig.PingInterval is zero.
+const DefaultPingInterval = time.Second
+
+// AdvisoryConfig tunes an AdvisoryLocker. The zero value is ready to use.
+type AdvisoryConfig struct {
+	// PingInterval is how often the connection of a held lease is checked;
+	// Done closes within about two intervals of that connection dying.
+	// Default DefaultPingInterval.
+	PingInterval time.Duration
+}
+
+// AdvisoryLocker is a lock.Locker on the database's session advisory locks:
+// pg_advisory_lock on PostgreSQL, GET_LOCK on MariaDB. Each lease holds one
+// connection of the pool for itself (database/sql's Conn): the lock lives
+// exactly as long as that session. When the connection dies (the process
+// crashed, the network failed, the server restarted), the server frees the
+// lock at once, and the lease's Done closes once a ping notices.
+//
+// It needs no table and grants at the speed of one round trip, but it gives
+// no fencing tokens (Token is 0): use LeaseLocker when the protected
+// resource must refuse a superseded holder.
+//
+// Not safe behind a connection pooler in transaction mode (PgBouncer
+// pool_mode=transaction, ProxySQL multiplexing): the pooler may hand the
+// session that holds the lock to another client between statements. Use a
+// direct connection or session mode, or LeaseLocker.
+//
+// Keys are hashed: to a 64-bit key on PostgreSQL (the one-argument
+// pg_advisory_lock(bigint) key space; another application using advisory
+// locks could collide with it with probability about n²/2⁶⁵ for n keys in
+// use), and to a 57-character name "racefree:<48 hex digits>" on MariaDB,
+// whose lock names are limited to 64 characters.
+type AdvisoryLocker struct {
+	*lock.Client
+}
+
+var _ lock.Locker = (*AdvisoryLocker)(nil)
+
+// NewAdvisoryLocker returns an AdvisoryLocker on db (opened with the driver
+// that matches d). defaults apply to every Acquire and TryAcquire. It does no
+// I/O.
+func NewAdvisoryLocker(db *sql.DB, d Dialect, cfg AdvisoryConfig, defaults ...lock.Option) (*AdvisoryLocker, error) {
+	if db == nil || d == nil {
+		return nil, fmt.Errorf("%w: NewAdvisoryLocker needs a *sql.DB and a Dialect", ErrInvalidArgument)
+	}
+	if cfg.PingInterval < 0 {
+		return nil, fmt.Errorf("%w: negative PingInterval %v", ErrInvalidArgument, cfg.PingInterval)
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = DefaultPingInterval
+	}
+	b := &advisoryBackend{db: db, d: d, ping: cfg.PingInterval}
+	return &AdvisoryLocker{Client: lock.New(b, defaults...)}, nil
+}
+
+// advisoryBackend implements lock.Backend and lock.Waiter on advisory locks.
+type advisoryBackend struct {
+	db   *sql.DB
+	d    Dialect
+	ping time.Duration
+}
+
+var (
+	_ lock.Backend = (*advisoryBackend)(nil)
+	_ lock.Waiter  = (*advisoryBackend)(nil)
+)
+
+func (b *advisoryBackend) Properties() lock.Properties {
+	_, pg := b.d.(postgres)
+	return lock.Properties{
+		Name: "sqllock-advisory-" + b.d.Name(),
+		// PostgreSQL queues the waiters of pg_advisory_lock in arrival order;
+		// MariaDB's waiters retry GET_LOCK every second, so may overtake.
+		FIFO:          pg,
+		Linearizable:  true,
+		LeaseTTL:      false, // the grant lives as long as the connection
+		LossDetection: 2 * b.ping,
+		MinTTL:        leaseMinTTL,
+	}
+}
+
+// pgAdvisoryKey hashes key into pg_advisory_lock's bigint key space.
+func pgAdvisoryKey(key string) int64 {
+	sum := sha256.Sum256([]byte("racefree\x00" + key))
+	return int64(binary.BigEndian.Uint64(sum[:8]))
+}
+
+// myLockName hashes key into a GET_LOCK name of 57 characters.
+func myLockName(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "racefree:" + hex.EncodeToString(sum[:24])
+}
+
+func (b *advisoryBackend) lockID(key string) any {
+	if _, pg := b.d.(postgres); pg {
+		return pgAdvisoryKey(key)
+	}
+	return myLockName(key)
+}
+
+func (b *advisoryBackend) TryGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
+	conn, err := b.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := b.lockID(key)
+	q := "SELECT pg_try_advisory_lock($1)"
+	if _, pg := b.d.(postgres); !pg {
+		q = "SELECT COALESCE(GET_LOCK(?, 0), 0) = 1"
+	}
+	var ok bool
+	if err := conn.QueryRowContext(ctx, q, id).Scan(&ok); err != nil {
+		discard(conn)
+		return nil, err
+	}
+	if !ok {
+		_ = conn.Close() // holds nothing: back to the pool
+		return nil, fmt.Errorf("%w: %q is held", lock.ErrNotAcquired, key)
+	}
+	return b.newGrant(conn, key, id, time.Now().Add(ttl)), nil
+}
+
+// WaitGrant implements lock.Waiter.
+func (b *advisoryBackend) WaitGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
+	conn, err := b.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := b.lockID(key)
+	if _, pg := b.d.(postgres); pg {
+		err = b.pgWait(ctx, conn, id)
+	} else {
+		err = myWait(ctx, conn, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b.newGrant(conn, key, id, time.Now().Add(ttl)), nil
+}
+
+// pgWait waits in pg_advisory_lock, which queues waiters in order. When ctx
+// ends, pgx breaks the connection on the client side, but the server session
+// would go on waiting (and briefly take the lock): terminate it.
+func (b *advisoryBackend) pgWait(ctx context.Context, conn *sql.Conn, id any) error {
+	pid, err := backendPID(conn)
+	if err != nil {
+		discard(conn)
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", id)
+	if err == nil {
+		return nil
+	}
+	discard(conn)
+	if ctx.Err() != nil {
+		killCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, _ = b.db.ExecContext(killCtx, "SELECT pg_terminate_backend($1)", pid)
+	}
+	return err
+}
+
+// myWaitStep is the longest single GET_LOCK wait: it bounds how long a
+// server session can outlive a cancelled Acquire.
+const myWaitStep = time.Second
+
+// myWait retries GET_LOCK in steps of at most myWaitStep until it is granted
+// or ctx ends.
+func myWait(ctx context.Context, conn *sql.Conn, id any) error {
+	for {
+		step := myWaitStep
+		if deadline, ok := ctx.Deadline(); ok {
+			step = min(step, max(time.Until(deadline), 0))
+		}
+		var got sql.NullInt64
+		err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", id, step.Seconds()).Scan(&got)
+		switch {
+		case err != nil:
+			discard(conn)
+			return err
+		case got.Valid && got.Int64 == 1:
+			return nil
+		case !got.Valid:
+			discard(conn)
+			return fmt.Errorf("sqllock: GET_LOCK(%q) failed", id)
+		}
+		if err := ctx.Err(); err != nil {
+			_ = conn.Close()
+			return err
+		}
+	}
+}
