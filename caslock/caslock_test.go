@@ -1,0 +1,117 @@
+package caslock_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"go.uber.org/goleak"
+
+	"github.com/racefree/racefree/cas"
+	"github.com/racefree/racefree/cas/dynamocas"
+	"github.com/racefree/racefree/cas/mongocas"
+	"github.com/racefree/racefree/caslock"
+	"github.com/racefree/racefree/internal/testenv"
+	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/lock/locktest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// newLocker is a Locker on store, or fails t.
+func newLocker(t *testing.T, store cas.Store, opts ...caslock.Option) *caslock.Locker {
+	t.Helper()
+	l, err := caslock.New(store, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// A backend's setup runs once per test and returns how to make a new Store
+// on that test's data: each call is a new client (another process), whatever
+// test or subtest asks.
+type setup func(t *testing.T) func(t *testing.T) cas.Store
+
+var backends = []struct {
+	name  string
+	setup setup
+}{
+	{"Memory", memorySetup},
+	{"DynamoDB", dynamoSetup},
+	{"MongoDB", mongoSetup},
+}
+
+// memorySetup shares one in-memory Store, as goroutines of one process do.
+func memorySetup(*testing.T) func(*testing.T) cas.Store {
+	m := cas.NewMemory()
+	return func(*testing.T) cas.Store { return m }
+}
+
+// dynamoSetup creates a table for the test, deleted at its end.
+func dynamoSetup(t *testing.T) func(*testing.T) cas.Store {
+	t.Helper()
+	table := testenv.Prefix(t)
+	client := dynamoClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := dynamocas.CreateTable(ctx, client, table); err != nil {
+		t.Fatalf("CreateTable: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)}); err != nil {
+			t.Errorf("DeleteTable %s: %v", table, err)
+		}
+	})
+	return func(t *testing.T) cas.Store { return dynamocas.New(dynamoClient(t), table) }
+}
+
+// dynamoClient is a new client whose HTTP transport is its own, so that its
+// keep-alive connections (and their goroutines) end with t.
+func dynamoClient(t *testing.T) *dynamodb.Client {
+	t.Helper()
+	transport := &http.Transport{}
+	t.Cleanup(transport.CloseIdleConnections)
+	return dynamodb.New(dynamodb.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(testenv.DynamoDBEndpoint(t)),
+		Credentials:  credentials.NewStaticCredentialsProvider("racefree", "racefree", ""),
+		HTTPClient:   &http.Client{Transport: transport},
+	})
+}
+
+// mongoSetup uses the version log: FerretDB v1's conditional updates are not
+// atomic (see package mongocas). Each test, subtests included, has its own
+// database.
+func mongoSetup(*testing.T) func(*testing.T) cas.Store {
+	return func(t *testing.T) cas.Store {
+		t.Helper()
+		_ = testenv.Prefix(t) // before testenv.Mongo, which deadlocks otherwise (reported)
+		coll := testenv.Mongo(t).Collection("locks")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := mongocas.CreateIndexes(ctx, coll); err != nil {
+			t.Fatal(err)
+		}
+		return mongocas.New(coll, mongocas.WithVersionLog())
+	}
+}
+
+// TestConformance runs the suite on each Store in turn (not in parallel:
+// locktest checks for leaked goroutines when it ends).
+func TestConformance(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			newStore := b.setup(t)
+			locktest.Run(t, locktest.Harness{
+				NewLocker: func(t *testing.T) lock.Locker { return newLocker(t, newStore(t)) },
+			})
+		})
+	}
+}
