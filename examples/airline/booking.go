@@ -31,7 +31,7 @@ func (cfg config) run(b book) func(context.Context) (workload.Report, error) {
 		r, err := workload.Run(ctx, cfg.passengers, func(ctx context.Context, passenger int, rec *workload.Recorder) error {
 			return b(ctx, seats, t, keys, passenger%cfg.seats, passenger, rec)
 		})
-		r.Violation, r.Violations = "oversold", seats.oversold()
+		r.Violation, r.Violations = "oversold", seats.sold.Doubles()
 		r.Note = fmt.Sprintf("%d payments hung: %d holds expired, %d late confirmations refused", t.stalled.Load(), t.lost.Load(), t.staleRefs.Load())
 		return r, err
 	}

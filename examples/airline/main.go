@@ -51,17 +51,14 @@ func setup(fs *flag.FlagSet) workload.Runner {
 		if err := cfg.validate(); err != nil {
 			return nil, err
 		}
-		locker, closeLocker, err := backends.Locker(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer closeLocker()
-		fmt.Fprintf(out, "%d passengers, %d seats, payments take %v; on %d seats the first payment hangs for %v; holds last at most %v\n",
+		header := fmt.Sprintf("%d passengers, %d seats, payments take %v; on %d seats the first payment hangs for %v; holds last at most %v",
 			cfg.passengers, cfg.seats, cfg.payment, cfg.stalled, cfg.stall, cfg.hold)
-		return workload.Compare(ctx, out,
-			workload.Strategy{Name: "unprotected", Run: cfg.run(cfg.unprotected)},
-			workload.Strategy{Name: "hold (" + backends.LockKind() + ")", Protected: true, Run: cfg.run(cfg.withHold(locker))},
-		)
+		return backends.Compare(ctx, out, header, func(b *backend.Backends) []workload.Strategy {
+			return []workload.Strategy{
+				{Name: "unprotected", Run: cfg.run(cfg.unprotected)},
+				b.Locked("hold", cfg.run(cfg.withHold(b.Locker))),
+			}
+		})
 	}
 }
 

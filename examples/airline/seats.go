@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"sync"
+
+	"github.com/racefree/racefree/examples/internal/workload"
 )
 
 // errStaleToken is the seat map refusing a writer whose fencing token is
@@ -14,14 +16,15 @@ var errStaleToken = errors.New("stale fencing token: the hold was given to someo
 // than the newest it has seen. It also remembers which seats were already
 // visited, to make the first payer of the stalled seats hang.
 type seatMap struct {
-	mu      sync.Mutex
-	sold    map[int][]int  // seat -> every passenger told "confirmed"
+	sold *workload.Claims // seat -> every passenger told "confirmed"
+
+	mu      sync.Mutex     // makes each fence check atomic with its access
 	fence   map[int]uint64 // seat -> newest token seen
 	visited map[int]bool
 }
 
 func newSeatMap() *seatMap {
-	return &seatMap{sold: make(map[int][]int), fence: make(map[int]uint64), visited: make(map[int]bool)}
+	return &seatMap{sold: workload.NewClaims(), fence: make(map[int]uint64), visited: make(map[int]bool)}
 }
 
 // firstVisit reports whether this is the first payer to reach seat.
@@ -42,7 +45,7 @@ func (m *seatMap) available(seat int, token uint64) (bool, error) {
 	if err := m.fenceLocked(seat, token); err != nil {
 		return false, err
 	}
-	return len(m.sold[seat]) == 0, nil
+	return m.sold.Free(seat), nil
 }
 
 // confirm sells seat to passenger, for a holder with token (0 for none).
@@ -52,7 +55,7 @@ func (m *seatMap) confirm(seat, passenger int, token uint64) error {
 	if err := m.fenceLocked(seat, token); err != nil {
 		return err
 	}
-	m.sold[seat] = append(m.sold[seat], passenger)
+	m.sold.Claim(seat, passenger)
 	return nil
 }
 
@@ -65,15 +68,4 @@ func (m *seatMap) fenceLocked(seat int, token uint64) error {
 	}
 	m.fence[seat] = token
 	return nil
-}
-
-// oversold counts the confirmations beyond the first of each seat.
-func (m *seatMap) oversold() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := 0
-	for _, p := range m.sold {
-		n += len(p) - 1
-	}
-	return n
 }

@@ -38,15 +38,7 @@ func (cfg config) run(newBank func() bank) func(context.Context) (workload.Repor
 		}
 		r, err := workload.Run(ctx, cfg.transfers, func(ctx context.Context, t int, rec *workload.Recorder) error {
 			from, to, amount := cfg.transferOf(t)
-			switch err := b.transfer(ctx, from, to, amount, rec); {
-			case errors.Is(err, errInsufficientFunds):
-				rec.Refused()
-			case err != nil:
-				return err
-			default:
-				rec.OK()
-			}
-			return nil
+			return rec.Tally(b.transfer(ctx, from, to, amount, rec), errInsufficientFunds)
 		})
 		if err != nil {
 			return r, err

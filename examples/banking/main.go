@@ -49,15 +49,12 @@ func setup(fs *flag.FlagSet) workload.Runner {
 			return nil, workload.Usagef("need -transfers of at least 1, -accounts of at least 2 and -balance and -think of 0 or more (got %d, %d, %d, %v)",
 				cfg.transfers, cfg.accounts, cfg.balance, cfg.think)
 		}
-		locker, closeLocker, err := backends.Locker(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer closeLocker()
-		fmt.Fprintf(out, "%d transfers between %d accounts of %d each, %v between reading and writing\n", cfg.transfers, cfg.accounts, cfg.balance, cfg.think)
-		return workload.Compare(ctx, out,
-			workload.Strategy{Name: "unprotected", Run: cfg.run(newMemoryBank(cfg, nil))},
-			workload.Strategy{Name: "locks (" + backends.LockKind() + ")", Protected: true, Run: cfg.run(newMemoryBank(cfg, locker))},
-		)
+		header := fmt.Sprintf("%d transfers between %d accounts of %d each, %v between reading and writing", cfg.transfers, cfg.accounts, cfg.balance, cfg.think)
+		return backends.Compare(ctx, out, header, func(b *backend.Backends) []workload.Strategy {
+			return []workload.Strategy{
+				{Name: "unprotected", Run: cfg.run(newMemoryBank(cfg, nil))},
+				b.Locked("locks", cfg.run(newMemoryBank(cfg, b.Locker))),
+			}
+		})
 	}
 }

@@ -47,15 +47,12 @@ func setup(fs *flag.FlagSet) workload.Runner {
 			return nil, workload.Usagef("need -buyers and -items of at least 1 and -stock and -checkout of 0 or more (got %d, %d, %d, %v)",
 				cfg.buyers, cfg.items, cfg.stock, cfg.checkout)
 		}
-		locker, closeLocker, err := backends.Locker(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer closeLocker()
-		fmt.Fprintf(out, "%d buyers, %d items of %d units each, %v to check out\n", cfg.buyers, cfg.items, cfg.stock, cfg.checkout)
-		return workload.Compare(ctx, out,
-			workload.Strategy{Name: "unprotected", Run: cfg.run(newMemoryShop(cfg, nil))},
-			workload.Strategy{Name: "row lock (" + backends.LockKind() + ")", Protected: true, Run: cfg.run(newMemoryShop(cfg, locker))},
-		)
+		header := fmt.Sprintf("%d buyers, %d items of %d units each, %v to check out", cfg.buyers, cfg.items, cfg.stock, cfg.checkout)
+		return backends.Compare(ctx, out, header, func(b *backend.Backends) []workload.Strategy {
+			return []workload.Strategy{
+				{Name: "unprotected", Run: cfg.run(newMemoryShop(cfg, nil))},
+				b.Locked("row lock", cfg.run(newMemoryShop(cfg, b.Locker))),
+			}
+		})
 	}
 }

@@ -31,16 +31,11 @@ func (cfg config) run(newShop func() shop) func(context.Context) (workload.Repor
 		}
 		var sold atomic.Int64
 		r, err := workload.Run(ctx, cfg.buyers, func(ctx context.Context, buyer int, rec *workload.Recorder) error {
-			switch err := s.buy(ctx, buyer%cfg.items, rec); {
-			case errors.Is(err, errSoldOut):
-				rec.Refused()
-			case err != nil:
-				return err
-			default:
+			err := s.buy(ctx, buyer%cfg.items, rec)
+			if err == nil {
 				sold.Add(1)
-				rec.OK()
 			}
-			return nil
+			return rec.Tally(err, errSoldOut)
 		})
 		if err != nil {
 			return r, err

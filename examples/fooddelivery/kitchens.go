@@ -57,18 +57,12 @@ func (k kitchens) run(protected bool) func(context.Context) (workload.Report, er
 			} else {
 				err = counters.RMW.Unprotected(ctx, key, fn)
 			}
-			switch {
-			case errors.Is(err, errFull):
-				rec.Refused()
-				return nil
-			case err != nil:
-				return err
+			if err == nil {
+				mu.Lock()
+				accepted[restaurant]++
+				mu.Unlock()
 			}
-			rec.OK()
-			mu.Lock()
-			accepted[restaurant]++
-			mu.Unlock()
-			return nil
+			return rec.Tally(err, errFull)
 		})
 		if err != nil {
 			return r, err

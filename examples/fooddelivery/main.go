@@ -45,17 +45,14 @@ func setup(fs *flag.FlagSet) workload.Runner {
 			return nil, workload.Usagef("need -orders and -restaurants of at least 1 and -capacity and -check of 0 or more (got %d, %d, %d, %v)",
 				cfg.orders, cfg.restaurants, cfg.capacity, cfg.check)
 		}
-		store, closeStore, err := backends.Store(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer closeStore()
-		fmt.Fprintf(out, "%d orders to %d restaurants of capacity %d, %v between reading and writing the counter\n",
+		header := fmt.Sprintf("%d orders to %d restaurants of capacity %d, %v between reading and writing the counter",
 			cfg.orders, cfg.restaurants, cfg.capacity, cfg.check)
-		k := kitchens{cfg: cfg, store: store}
-		return workload.Compare(ctx, out,
-			workload.Strategy{Name: "unprotected", Run: k.run(false)},
-			workload.Strategy{Name: "cas (" + backends.StoreKind() + ")", Protected: true, Run: k.run(true)},
-		)
+		return backends.Compare(ctx, out, header, func(b *backend.Backends) []workload.Strategy {
+			k := kitchens{cfg: cfg, store: b.Store}
+			return []workload.Strategy{
+				{Name: "unprotected", Run: k.run(false)},
+				b.Stored("cas", k.run(true)),
+			}
+		})
 	}
 }

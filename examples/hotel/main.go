@@ -52,17 +52,14 @@ func setup(fs *flag.FlagSet) workload.Runner {
 			return nil, workload.Usagef("need -guests, -rooms and -nights of at least 1, -think of 0 or more and a positive -refresh (got %d, %d, %d, %v, %v)",
 				cfg.guests, cfg.rooms, cfg.nights, cfg.think, cfg.refresh)
 		}
-		store, closeStore, err := backends.Store(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer closeStore()
-		fmt.Fprintf(out, "%d guests, %d rooms x %d nights, every booking resent once (its response was lost), %v to decide, view refreshed every %v\n",
+		header := fmt.Sprintf("%d guests, %d rooms x %d nights, every booking resent once (its response was lost), %v to decide, view refreshed every %v",
 			cfg.guests, cfg.rooms, cfg.nights, cfg.think, cfg.refresh)
-		return workload.Compare(ctx, out,
-			workload.Strategy{Name: "unprotected", Run: cfg.unprotected},
-			workload.Strategy{Name: "cqrs+es (" + backends.StoreKind() + ")", Protected: true, Run: cfg.eventSourced(store)},
-		)
+		return backends.Compare(ctx, out, header, func(b *backend.Backends) []workload.Strategy {
+			return []workload.Strategy{
+				{Name: "unprotected", Run: cfg.unprotected},
+				b.Stored("cqrs+es", cfg.eventSourced(b.Store)),
+			}
+		})
 	}
 }
 

@@ -26,15 +26,7 @@ func (cfg config) run(f form) func(context.Context) (workload.Report, error) {
 	return func(ctx context.Context) (workload.Report, error) {
 		pool, keys := workload.NewClaims(), workload.Namespace("matchmaking")
 		r, err := workload.Run(ctx, cfg.matchmakers, func(ctx context.Context, game int, rec *workload.Recorder) error {
-			switch err := f(ctx, pool, keys, game, cfg.pick(game), rec); {
-			case errors.Is(err, errBusy):
-				rec.Refused()
-			case err != nil:
-				return err
-			default:
-				rec.OK()
-			}
-			return nil
+			return rec.Tally(f(ctx, pool, keys, game, cfg.pick(game), rec), errBusy)
 		})
 		r.Violation, r.Violations = "double-matched", pool.Doubles()
 		return r, err

@@ -31,7 +31,6 @@ type config struct {
 	players     int           // players waiting
 	size        int           // players per game
 	setup       time.Duration // time between checking the players and putting them in the game
-	strategy    string        // lock, cas or both
 }
 
 func setup(fs *flag.FlagSet) workload.Runner {
@@ -40,34 +39,23 @@ func setup(fs *flag.FlagSet) workload.Runner {
 	fs.IntVar(&cfg.players, "players", 80, "players waiting for a game")
 	fs.IntVar(&cfg.size, "size", 4, "players per game")
 	fs.DurationVar(&cfg.setup, "setup", time.Millisecond, "time between checking the players and putting them in the game")
-	fs.StringVar(&cfg.strategy, "strategy", "both", "protection to run after the unprotected run: lock, cas or both")
+	choice := backend.RegisterChoice(fs)
 	backends := backend.Register(fs, backend.Memory, backend.Memory)
 	return func(ctx context.Context, out io.Writer) ([]workload.Report, error) {
-		switch {
-		case cfg.matchmakers < 1 || cfg.size < 1 || cfg.players < cfg.size || cfg.setup < 0:
+		if cfg.matchmakers < 1 || cfg.size < 1 || cfg.players < cfg.size || cfg.setup < 0 {
 			return nil, workload.Usagef("need -matchmakers and -size of at least 1, -players of at least -size and -setup of 0 or more (got %d, %d, %d, %v)",
 				cfg.matchmakers, cfg.size, cfg.players, cfg.setup)
-		case cfg.strategy != "lock" && cfg.strategy != "cas" && cfg.strategy != "both":
-			return nil, workload.Usagef("-strategy %q: want lock, cas or both", cfg.strategy)
 		}
-		strategies := []workload.Strategy{{Name: "unprotected", Run: cfg.run(unprotected(cfg))}}
-		if cfg.strategy != "cas" {
-			locker, closeLocker, err := backends.Locker(ctx)
-			if err != nil {
-				return nil, err
-			}
-			defer closeLocker()
-			strategies = append(strategies, workload.Strategy{Name: "lock (" + backends.LockKind() + ")", Protected: true, Run: cfg.run(withLocks(cfg, locker))})
+		if err := choice.Validate(); err != nil {
+			return nil, err
 		}
-		if cfg.strategy != "lock" {
-			store, closeStore, err := backends.Store(ctx)
-			if err != nil {
-				return nil, err
-			}
-			defer closeStore()
-			strategies = append(strategies, workload.Strategy{Name: "cas (" + backends.StoreKind() + ")", Protected: true, Run: cfg.run(withCAS(cfg, store))})
-		}
-		fmt.Fprintf(out, "%d matchmakers forming games of %d from %d players, %v between check and start\n", cfg.matchmakers, cfg.size, cfg.players, cfg.setup)
-		return workload.Compare(ctx, out, strategies...)
+		header := fmt.Sprintf("%d matchmakers forming games of %d from %d players, %v between check and start", cfg.matchmakers, cfg.size, cfg.players, cfg.setup)
+		return backends.Compare(ctx, out, header, func(b *backend.Backends) []workload.Strategy {
+			return choice.Pick(
+				workload.Strategy{Name: "unprotected", Run: cfg.run(unprotected(cfg))},
+				b.Locked("lock", cfg.run(withLocks(cfg, b.Locker))),
+				b.Stored("cas", cfg.run(withCAS(cfg, b.Store))),
+			)
+		})
 	}
 }

@@ -23,15 +23,7 @@ func (cfg config) run(a accept) func(context.Context) (workload.Report, error) {
 	return func(ctx context.Context) (workload.Report, error) {
 		assigned, keys := workload.NewClaims(), workload.Namespace("ridehailing")
 		r, err := workload.Run(ctx, cfg.drivers, func(ctx context.Context, driver int, rec *workload.Recorder) error {
-			switch err := a(ctx, assigned, keys, driver%cfg.rides, driver, rec); {
-			case errors.Is(err, errTaken):
-				rec.Refused()
-			case err != nil:
-				return err
-			default:
-				rec.OK()
-			}
-			return nil
+			return rec.Tally(a(ctx, assigned, keys, driver%cfg.rides, driver, rec), errTaken)
 		})
 		r.Violation, r.Violations = "double-assigned", assigned.Doubles()
 		return r, err

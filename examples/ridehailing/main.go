@@ -27,10 +27,9 @@ var program = workload.Program{Name: "ridehailing", Setup: setup}
 
 // config is one run of the workload.
 type config struct {
-	drivers  int           // concurrent drivers; driver d accepts ride d mod rides
-	rides    int           // open ride requests
-	accept   time.Duration // time between seeing a ride open and taking it
-	strategy string        // lock, cas or both
+	drivers int           // concurrent drivers; driver d accepts ride d mod rides
+	rides   int           // open ride requests
+	accept  time.Duration // time between seeing a ride open and taking it
 }
 
 func setup(fs *flag.FlagSet) workload.Runner {
@@ -38,33 +37,22 @@ func setup(fs *flag.FlagSet) workload.Runner {
 	fs.IntVar(&cfg.drivers, "drivers", 150, "concurrent drivers accepting rides")
 	fs.IntVar(&cfg.rides, "rides", 30, "open ride requests")
 	fs.DurationVar(&cfg.accept, "accept", time.Millisecond, "time between seeing a ride open and taking it")
-	fs.StringVar(&cfg.strategy, "strategy", "both", "protection to run after the unprotected run: lock, cas or both")
+	choice := backend.RegisterChoice(fs)
 	backends := backend.Register(fs, backend.Memory, backend.Memory)
 	return func(ctx context.Context, out io.Writer) ([]workload.Report, error) {
 		if cfg.drivers < 1 || cfg.rides < 1 || cfg.accept < 0 {
 			return nil, workload.Usagef("need -drivers and -rides of at least 1 and -accept of 0 or more (got %d, %d, %v)", cfg.drivers, cfg.rides, cfg.accept)
 		}
-		if cfg.strategy != "lock" && cfg.strategy != "cas" && cfg.strategy != "both" {
-			return nil, workload.Usagef("-strategy %q: want lock, cas or both", cfg.strategy)
+		if err := choice.Validate(); err != nil {
+			return nil, err
 		}
-		strategies := []workload.Strategy{{Name: "unprotected", Run: cfg.run(unprotected(cfg))}}
-		if cfg.strategy != "cas" {
-			locker, closeLocker, err := backends.Locker(ctx)
-			if err != nil {
-				return nil, err
-			}
-			defer closeLocker()
-			strategies = append(strategies, workload.Strategy{Name: "lock (" + backends.LockKind() + ")", Protected: true, Run: cfg.run(withLock(cfg, locker))})
-		}
-		if cfg.strategy != "lock" {
-			store, closeStore, err := backends.Store(ctx)
-			if err != nil {
-				return nil, err
-			}
-			defer closeStore()
-			strategies = append(strategies, workload.Strategy{Name: "cas (" + backends.StoreKind() + ")", Protected: true, Run: cfg.run(withCAS(cfg, store))})
-		}
-		fmt.Fprintf(out, "%d drivers accepting %d rides, %v between seeing a ride open and taking it\n", cfg.drivers, cfg.rides, cfg.accept)
-		return workload.Compare(ctx, out, strategies...)
+		header := fmt.Sprintf("%d drivers accepting %d rides, %v between seeing a ride open and taking it", cfg.drivers, cfg.rides, cfg.accept)
+		return backends.Compare(ctx, out, header, func(b *backend.Backends) []workload.Strategy {
+			return choice.Pick(
+				workload.Strategy{Name: "unprotected", Run: cfg.run(unprotected(cfg))},
+				b.Locked("lock", cfg.run(withLock(cfg, b.Locker))),
+				b.Stored("cas", cfg.run(withCAS(cfg, b.Store))),
+			)
+		})
 	}
 }

@@ -39,21 +39,13 @@ func setup(fs *flag.FlagSet) workload.Runner {
 		if cfg.buyers < 1 || cfg.seats < 1 || cfg.payment < 0 {
 			return nil, workload.Usagef("need -buyers and -seats of at least 1 and -payment of 0 or more (got %d, %d, %v)", cfg.buyers, cfg.seats, cfg.payment)
 		}
-		locker, closeLocker, err := backends.Locker(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer closeLocker()
-		store, closeStore, err := backends.Store(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer closeStore()
-		fmt.Fprintf(out, "%d buyers, %d seats, %v between check and booking\n", cfg.buyers, cfg.seats, cfg.payment)
-		return workload.Compare(ctx, out,
-			workload.Strategy{Name: "unprotected", Run: cfg.run(unprotected(cfg))},
-			workload.Strategy{Name: "lock (" + backends.LockKind() + ")", Protected: true, Run: cfg.run(withLock(cfg, locker))},
-			workload.Strategy{Name: "occ (" + backends.StoreKind() + ")", Protected: true, Run: cfg.run(withOCC(cfg, store))},
-		)
+		header := fmt.Sprintf("%d buyers, %d seats, %v between check and booking", cfg.buyers, cfg.seats, cfg.payment)
+		return backends.Compare(ctx, out, header, func(b *backend.Backends) []workload.Strategy {
+			return []workload.Strategy{
+				{Name: "unprotected", Run: cfg.run(unprotected(cfg))},
+				b.Locked("lock", cfg.run(withLock(cfg, b.Locker))),
+				b.Stored("occ", cfg.run(withOCC(cfg, b.Store))),
+			}
+		})
 	}
 }

@@ -45,16 +45,13 @@ func setup(fs *flag.FlagSet) workload.Runner {
 			return nil, workload.Usagef("need -traders, -symbols and -shares of at least 1 and -match of 0 or more (got %d, %d, %d, %v)",
 				cfg.traders, cfg.symbols, cfg.shares, cfg.match)
 		}
-		store, closeStore, err := backends.Store(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer closeStore()
-		fmt.Fprintf(out, "%d buy orders on %d books of %d shares each, %v to match\n", cfg.traders, cfg.symbols, cfg.shares, cfg.match)
-		m := market{cfg: cfg, store: store}
-		return workload.Compare(ctx, out,
-			workload.Strategy{Name: "unprotected", Run: m.run(m.unprotected)},
-			workload.Strategy{Name: "occ (" + backends.StoreKind() + ")", Protected: true, Run: m.run(m.optimistic)},
-		)
+		header := fmt.Sprintf("%d buy orders on %d books of %d shares each, %v to match", cfg.traders, cfg.symbols, cfg.shares, cfg.match)
+		return backends.Compare(ctx, out, header, func(b *backend.Backends) []workload.Strategy {
+			m := market{cfg: cfg, store: b.Store}
+			return []workload.Strategy{
+				{Name: "unprotected", Run: m.run(m.unprotected)},
+				b.Stored("occ", m.run(m.optimistic)),
+			}
+		})
 	}
 }

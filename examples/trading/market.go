@@ -55,16 +55,11 @@ func (m market) run(place order) func(context.Context) (workload.Report, error) 
 		}
 		var filled atomic.Int64 // orders whose trader was told "filled"
 		r, err := workload.Run(ctx, m.cfg.traders, func(ctx context.Context, trader int, rec *workload.Recorder) error {
-			switch err := place(ctx, books.RMW, books.Key(trader%m.cfg.symbols), 1+trader%5, rec); {
-			case errors.Is(err, errNoLiquidity):
-				rec.Refused()
-			case err != nil:
-				return err
-			default:
+			err := place(ctx, books.RMW, books.Key(trader%m.cfg.symbols), 1+trader%5, rec)
+			if err == nil {
 				filled.Add(1)
-				rec.OK()
 			}
-			return nil
+			return rec.Tally(err, errNoLiquidity)
 		})
 		if err != nil {
 			return r, err

@@ -3,6 +3,8 @@ package backend
 import (
 	"context"
 	"flag"
+	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -71,4 +73,68 @@ func (f *Flags) Store(ctx context.Context) (s cas.Store, close func(), err error
 		return nil, nil, workload.Usagef("-store %q: want one of %s", f.storeKind, strings.Join(StoreKinds(), ", "))
 	}
 	return openStore(ctx, f.storeKind, f.endpoints)
+}
+
+// Backends are the Locker and Store a program opened.
+type Backends struct {
+	// Locker is the -lock Locker, nil if the program has no -lock flag.
+	Locker lock.Locker
+	// Store is the -store Store, nil if the program has no -store flag.
+	Store               cas.Store
+	lockKind, storeKind string
+	closers             []func()
+}
+
+// Open opens the Locker and the Store of the flags Register added. Close the
+// result when done. An unknown kind or a missing endpoint is an error
+// wrapping workload.ErrUsage.
+func (f *Flags) Open(ctx context.Context) (*Backends, error) {
+	b := &Backends{lockKind: f.lockKind, storeKind: f.storeKind}
+	if f.lockKind != "" {
+		l, closeLocker, err := f.Locker(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b.Locker, b.closers = l, append(b.closers, closeLocker)
+	}
+	if f.storeKind != "" {
+		s, closeStore, err := f.Store(ctx)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		b.Store, b.closers = s, append(b.closers, closeStore)
+	}
+	return b, nil
+}
+
+// Close releases the connections of the Locker and the Store.
+func (b *Backends) Close() {
+	for _, c := range slices.Backward(b.closers) {
+		c()
+	}
+}
+
+// Locked is a protected strategy that runs on the Locker, named after it:
+// "name (kind)".
+func (b *Backends) Locked(name string, run func(context.Context) (workload.Report, error)) workload.Strategy {
+	return workload.Strategy{Name: name + " (" + b.lockKind + ")", Protected: true, Run: run}
+}
+
+// Stored is a protected strategy that runs on the Store, named after it:
+// "name (kind)".
+func (b *Backends) Stored(name string, run func(context.Context) (workload.Report, error)) workload.Strategy {
+	return workload.Strategy{Name: name + " (" + b.storeKind + ")", Protected: true, Run: run}
+}
+
+// Compare opens the backends, prints header to out, and compares the
+// strategies that strategies returns for them (workload.Compare).
+func (f *Flags) Compare(ctx context.Context, out io.Writer, header string, strategies func(b *Backends) []workload.Strategy) ([]workload.Report, error) {
+	b, err := f.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	fmt.Fprintln(out, header)
+	return workload.Compare(ctx, out, strategies(b)...)
 }

@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,4 +47,21 @@ func (r *Recorder) Since(start time.Time) time.Time {
 	now := time.Now()
 	r.Wait(now.Sub(start))
 	return now
+}
+
+// Tally records the outcome of one operation: nil is a success, an error
+// wrapping one of refusals is a business refusal, and any other error is
+// returned, for the worker to fail the run with.
+func (r *Recorder) Tally(err error, refusals ...error) error {
+	if err == nil {
+		r.OK()
+		return nil
+	}
+	for _, refusal := range refusals {
+		if errors.Is(err, refusal) {
+			r.Refused()
+			return nil
+		}
+	}
+	return err
 }
