@@ -10,8 +10,13 @@
 // the lock, and each waiter watches only the deletion of the key just before
 // its own, from the current revision, so a release wakes exactly one waiter at
 // once (no herd, and none of the 100 ms catch-up of watches that start at an
-// old revision). TryAcquire creates its key only if no key of the lock exists,
-// in one transaction. The fencing token is the key's create revision.
+// old revision). Even such a watch can start out behind when etcd registers
+// it while applying a write (it reads the revision first), so each new watch
+// is probed: a put on the predecessor that keeps its value, lease and create
+// revision (only its mod revision and version change). A watch that does not
+// deliver the probe within milliseconds is replaced. TryAcquire creates its
+// key only if no key of the lock exists, in one transaction. The fencing token
+// is the key's create revision.
 //
 // Before a waiter is granted the lock, one transaction checks that its own key
 // still exists (its lease did not die while it waited, etcd#11456); a waiter
@@ -34,8 +39,8 @@
 //
 // # Loss
 //
-// The session is kept alive every third of its TTL, at most every
-// KeepAliveInterval. A lease revoked or expired on the server is seen at the
+// The session is kept alive every KeepAliveInterval or every third of its
+// TTL, whichever is shorter. A lease revoked or expired on the server is seen at the
 // next keep-alive (Properties.LossDetection) and ends every lease of that
 // session with lock.ErrLost; a server that cannot be reached makes the leases
 // end by their deadline, a safety margin before the server may expire them.
