@@ -2,7 +2,8 @@
 # services.sh — the real servers racefree's tests run against, on 127.0.0.1 only.
 #
 #   scripts/services.sh up       install what is missing, start every server, wait until each answers
-#   scripts/services.sh down     stop what `up` started (by PID file), nothing else
+#   scripts/services.sh down [NAME...]  stop what `up` started (by PID file), nothing else
+#   scripts/services.sh install  only install the packages, FerretDB and dynalite
 #   scripts/services.sh env      print the endpoints as `export RACEFREE_...=` lines
 #   scripts/services.sh status   show which servers run
 #
@@ -86,7 +87,7 @@ answers() {
 	local p; p=$(port_of "$1")
 	case $1 in
 	redis-*) [[ $(ask_line "$p" 'PING\r\n') == +PONG* ]] ;;
-	zookeeper) [[ $(ask "$p" 'ruok') == imok* ]] ;;
+	zookeeper) [[ $(ask "$p" 'srvr') == 'Zookeeper version'* ]] ;; # ruok says imok before it serves
 	etcd) [[ $(ask "$p" 'GET /health HTTP/1.0\r\n\r\n') == *'"health":"true"'* ]] ;;
 	postgres) "$PG_BIN/pg_isready" -q -U postgres -h 127.0.0.1 -p "$p" ;;
 	mariadb) mariadb --no-defaults -uroot --socket="$H/run/mariadb/mariadb.sock" -e 'SELECT 1' >/dev/null 2>&1 ;;
@@ -231,7 +232,7 @@ after_start() {
 	esac
 }
 
-up() {
+install() {
 	mkdir -p "$H"/{bin,data,log,run}
 	chmod 755 "$H" "$H/data" "$H/run" "$H/log"
 	install_packages
@@ -239,6 +240,10 @@ up() {
 	build_ferretdb
 	install_dynalite
 	zk_wrapper
+}
+
+up() {
+	install
 
 	local name started=() t0=$SECONDS
 	for name in "${SERVERS[@]}"; do
@@ -260,15 +265,17 @@ up() {
 	log "all ${#SERVERS[@]} servers answer (${#started[@]} started, in $((SECONDS - t0)) s) under $H"
 }
 
+# down [NAME...]: stop the named servers (default: all) that `up` started.
 down() {
-	local name pid st sig
-	for name in "${SERVERS[@]}"; do
+	local name pid st sig names=("$@")
+	((${#names[@]})) || names=("${SERVERS[@]}")
+	for name in "${names[@]}"; do
 		alive "$name" || { rm -f "$H/run/$name.pid"; continue; }
 		read -r pid st <"$H/run/$name.pid"
 		sig=TERM; [[ $name == postgres ]] && sig=INT # fast shutdown
 		kill -s $sig "$pid" 2>/dev/null || true
 	done
-	for name in "${SERVERS[@]}"; do
+	for name in "${names[@]}"; do
 		[[ -f $H/run/$name.pid ]] || continue
 		read -r pid st <"$H/run/$name.pid"
 		for _ in $(seq 100); do running "$pid" || break; sleep 0.1; done
@@ -309,7 +316,8 @@ status() {
 
 case ${1:-} in
 up) up ;;
-down) down ;;
+install) install ;;
+down) shift; down "$@" ;;
 env) env_lines ;;
 status) status ;;
 *) echo "usage: $0 up|down|env|status" >&2; exit 2 ;;

@@ -83,6 +83,9 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
+// Log returns the end of the server's output (all its starts), for failure messages.
+func (s *Server) Log() string { return tail(s.log) }
+
 // startServer starts a Server and stops it when the test ends.
 func startServer(t testing.TB, s *Server) *Server {
 	t.Helper()
@@ -230,6 +233,6 @@ func StartZooKeeperServer(t testing.TB) *Server {
 	return startServer(t, &Server{
 		Addr: addr, name: "zookeeper " + addr,
 		argv:  func() []string { return []string{bin, cfg} },
-		ready: expect(addr, "ruok", "imok"),
+		ready: expect(addr, "srvr", "Zookeeper version"), // "ruok" says imok before it serves
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -151,6 +152,10 @@ func TestDynamoDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: table}) })
+	waiter := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 20 * time.Millisecond })
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: table}, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	key := map[string]types.AttributeValue{"k": &types.AttributeValueMemberS{Value: "a"}}
 	item := map[string]types.AttributeValue{"k": key["k"], "v": &types.AttributeValueMemberS{Value: "1"}}
 	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: table, Item: item}); err != nil {
@@ -198,6 +203,11 @@ func TestStartEtcdServer(t *testing.T) {
 
 func TestStartZooKeeperServer(t *testing.T) {
 	s := StartZooKeeperServer(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.Log())
+		}
+	})
 	if _, err := dialZooKeeper(t, []string{s.Addr}).Create("/k", []byte("v"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
