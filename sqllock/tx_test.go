@@ -170,3 +170,14 @@ func TestTranslate(t *testing.T) {
 		t.Error("Translate changed an error it does not know")
 	}
 }
+
+func TestDialectOf(t *testing.T) {
+	for _, db := range databases {
+		if d, err := DialectOf(db.open(t)); err != nil || d != db.dialect {
+			t.Errorf("DialectOf a %s pool: %v, %v", db.name, d, err)
+		}
+	}
+	if _, err := DialectOf(nil); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("DialectOf(nil): %v, want ErrInvalidArgument", err)
+	}
+}
