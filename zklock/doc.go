@@ -41,7 +41,9 @@
 // Properties.LossDetection is the session timeout. The lease TTL defaults to
 // the session timeout and may not exceed it.
 //
-// go-zookeeper's requests take no context: a call returns as soon as its
-// context ends, while the abandoned request completes in the background and,
-// if it created a node, that node is deleted.
+// go-zookeeper's requests take no context. Reads, deletes and waits return as
+// soon as the caller's context ends (an abandoned request completes in the
+// background). The create of a lock node is the exception: its reply, bounded
+// by the connection's timeouts, is awaited, so that a cancelled Acquire deletes
+// its node before it returns.
 package zklock

@@ -141,17 +141,17 @@ func (e *entry) withdraw() {
 // and returns its path. When the connection breaks before the reply, it looks
 // for the guid among dir's children, as Curator's protected mode does; a node
 // it may have created and cannot return is deleted in the background.
+//
+// The create itself is not abandoned when ctx ends: its reply, bounded by the
+// connection's timeouts, is awaited, so that the caller can delete the node
+// before it returns and leave nothing behind.
 func (b *backend) createProtected(ctx context.Context, dir, guid string) (string, error) {
 	prefix := join(dir, nodePrefix(guid))
-	undo := func(p string, err error) {
-		if err == nil || ambiguous(err) {
-			b.cleanup(dir, guid)
-		}
-	}
 	for attempt := 1; ; attempt++ {
-		p, err := call(ctx, func() (string, error) {
-			return b.conn.Create(prefix, nil, zk.FlagEphemeralSequential, b.acl)
-		}, undo)
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		p, err := b.conn.Create(prefix, nil, zk.FlagEphemeralSequential, b.acl)
 		if err == nil {
 			return p, nil
 		}
@@ -164,7 +164,7 @@ func (b *backend) createProtected(ctx context.Context, dir, guid string) (string
 				}
 			case maybeCreated:
 				var name string
-				if name, err = b.find(ctx, dir, guid); err == nil {
+				if name, err = b.find(dir, guid); err == nil {
 					if name != "" {
 						return join(dir, name), nil
 					}
@@ -180,13 +180,11 @@ func (b *backend) createProtected(ctx context.Context, dir, guid string) (string
 }
 
 // find returns the name of the node created with guid in dir, or "" if there
-// is none. It retries while the connection is down, a few times.
-func (b *backend) find(ctx context.Context, dir, guid string) (string, error) {
+// is none. It retries a few times while the connection is down. Like the
+// create, it is not abandoned when the caller's context ends.
+func (b *backend) find(dir, guid string) (string, error) {
 	for attempt := 1; ; attempt++ {
-		children, err := call(ctx, func() ([]string, error) {
-			children, _, err := b.conn.Children(dir)
-			return children, err
-		}, nil)
+		children, _, err := b.conn.Children(dir)
 		switch {
 		case errors.Is(err, zk.ErrNoNode):
 			return "", nil
@@ -196,11 +194,7 @@ func (b *backend) find(ctx context.Context, dir, guid string) (string, error) {
 		case !disconnected(err) || attempt == maxAttempts:
 			return "", err
 		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
-		}
+		time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
 	}
 }
 
