@@ -39,7 +39,7 @@ func Register(fs *flag.FlagSet, lockDefault, storeDefault string) *Flags {
 		fs.StringVar(&f.storeKind, "store", storeDefault, "compare-and-swap store: "+strings.Join(StoreKinds(), ", "))
 	}
 	e := &f.endpoints
-	fs.StringVar(&e.redis, "redis", os.Getenv("RACEFREE_REDIS_ADDRS"), "Redis address host:port; several, comma-separated, for Redlock (default $RACEFREE_REDIS_ADDRS)")
+	fs.StringVar(&e.redis, "redis", os.Getenv("RACEFREE_REDIS_ADDRS"), "Redis addresses host:port, comma-separated: -lock redis uses the first, -lock redlock all of them (default $RACEFREE_REDIS_ADDRS)")
 	fs.StringVar(&e.etcd, "etcd", os.Getenv("RACEFREE_ETCD_ENDPOINTS"), "etcd endpoints, comma-separated (default $RACEFREE_ETCD_ENDPOINTS)")
 	fs.StringVar(&e.zk, "zk", os.Getenv("RACEFREE_ZK_SERVERS"), "ZooKeeper servers, comma-separated (default $RACEFREE_ZK_SERVERS)")
 	fs.StringVar(&e.postgres, "postgres", os.Getenv("RACEFREE_POSTGRES_DSN"), "PostgreSQL DSN (default $RACEFREE_POSTGRES_DSN)")
