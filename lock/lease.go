@@ -22,7 +22,8 @@ type lease struct {
 	mu          sync.Mutex
 	ttl         time.Duration
 	refreshedAt time.Time // send time of the last successful grant or refresh
-	deadline    time.Time // server-side expiry less the safety margin
+	expiry      time.Time // when the server may expire the grant
+	deadline    time.Time // expiry less the safety margin
 	err         error     // why the lease ended; nil while held
 	done        chan struct{}
 
@@ -42,10 +43,11 @@ func newLease(key string, g Grant, sent time.Time, cfg config, b Backend) *lease
 		acquired:    sent,
 		ttl:         cfg.ttl,
 		refreshedAt: sent,
-		deadline:    expiryOf(g, sent, cfg.ttl).Add(-cfg.marginFor(cfg.ttl)),
+		expiry:      expiryOf(g, sent, cfg.ttl),
 		done:        make(chan struct{}),
 		monitorDone: make(chan struct{}),
 	}
+	l.deadline = l.expiry.Add(-cfg.marginFor(cfg.ttl))
 	l.stopCtx, l.stop = context.WithCancel(context.Background())
 	go l.monitor()
 	return l
@@ -135,7 +137,8 @@ func (l *lease) refresh(ctx context.Context, ttl time.Duration) error {
 		return fmt.Errorf("%w: %w", ErrNotHeld, l.err)
 	}
 	l.ttl, l.refreshedAt = ttl, sent
-	l.deadline = expiryOf(l.grant, sent, ttl).Add(-l.cfg.marginFor(ttl))
+	l.expiry = expiryOf(l.grant, sent, ttl)
+	l.deadline = l.expiry.Add(-l.cfg.marginFor(ttl))
 	return nil
 }
 
@@ -145,7 +148,10 @@ func (l *lease) Release(ctx context.Context) error {
 	prev := l.err
 	l.endLocked(ErrReleased)
 	l.mu.Unlock()
-	<-l.monitorDone
+	// The monitor has been told to stop; it exits on its own while the
+	// release is on the wire, and is waited for before returning so that no
+	// goroutine outlives the lease.
+	defer func() { <-l.monitorDone }()
 
 	if errors.Is(prev, ErrReleased) {
 		return fmt.Errorf("%w: already released", ErrNotHeld)
@@ -178,13 +184,15 @@ func (l *lease) monitor() {
 	var retryAt time.Time // after a failed renewal: when to try again
 	for {
 		l.mu.Lock()
-		deadline, ttl, refreshedAt := l.deadline, l.ttl, l.refreshedAt
+		deadline, ttl, refreshedAt, expiry := l.deadline, l.ttl, l.refreshedAt, l.expiry
 		l.mu.Unlock()
 
 		now := time.Now()
 		wake := deadline
 		renew := l.renewing(now)
-		nextRenewal := refreshedAt.Add(ttl / 3)
+		// Renew a third of the way through the validity window: the TTL for
+		// most backends, less for Redlock (drift) or session-bound grants.
+		nextRenewal := refreshedAt.Add(expiry.Sub(refreshedAt) / 3)
 		if retryAt.After(nextRenewal) {
 			nextRenewal = retryAt
 		}
