@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/racefree/racefree/examples/internal/leases"
 	"github.com/racefree/racefree/examples/internal/workload"
 	"github.com/racefree/racefree/lock"
 )
@@ -71,50 +70,42 @@ func (cfg config) unprotected(ctx context.Context, seats *seatMap, t *tally, _ s
 	return nil
 }
 
-// withHold holds the seat under a lock while paying. The lease is renewed in
-// the background every third of the TTL, for at most cfg.hold: a payment that
-// hangs longer loses the hold, whose context is then cancelled, and the seat
-// goes to the next passenger. The seat map sees every holder's fencing
-// token, so the hung payer, even if it wakes up and tries to confirm, is
-// refused.
+// withHold holds the seat under a lock while paying (lock.Do). The lease is
+// renewed in the background every third of the TTL, for at most cfg.hold: a
+// payment that hangs longer loses the hold, the context Do handed it is
+// cancelled, and the seat goes to the next passenger. The seat map sees every
+// holder's fencing token (lock.LeaseFrom), so the hung payer, even if it
+// wakes up and tries to confirm, is refused.
 func (cfg config) withHold(locker lock.Locker) book {
 	return func(ctx context.Context, seats *seatMap, t *tally, keys string, seat, passenger int, rec *workload.Recorder) error {
-		asked := time.Now()
-		lease, err := locker.Acquire(ctx, keys+"-seat-"+strconv.Itoa(seat), lock.WithTTL(cfg.ttl), lock.WithMaxHold(cfg.hold))
-		if err != nil {
-			return err
-		}
-		rec.Since(asked)
-		defer leases.Release(ctx, lease)
-		held, stop := leases.Context(ctx, lease)
-		defer stop()
-
-		free, err := seats.available(seat, lease.Token())
-		switch {
-		case err != nil:
-			return err // cannot happen: a fresh lease has the newest token
-		case !free:
-			rec.Refused()
-			return nil
-		}
-		if err := cfg.pay(held, seats, t, seat); err != nil {
-			return fmt.Errorf("payment aborted: %w", err)
-		}
-		if errors.Is(lease.Err(), lock.ErrLost) {
+		key, asked := keys+"-seat-"+strconv.Itoa(seat), time.Now()
+		var outcome error // what the seat map said, apart from the hold's fate
+		err := lock.Do(ctx, locker, key, func(held context.Context) (err error) {
+			defer func() { outcome = err }()
+			rec.Since(asked)
+			lease, _ := lock.LeaseFrom(held, key)
+			if free, err := seats.available(seat, lease.Token()); err != nil || !free {
+				return errors.Join(err, errSeatSold) // err cannot happen: a fresh lease has the newest token
+			}
+			if err := cfg.pay(held, seats, t, seat); err != nil {
+				return fmt.Errorf("payment aborted: %w", err)
+			}
+			// A careful payer would check held.Err() here and give up; this
+			// one confirms anyway, as a process frozen between its check and
+			// its write would. Only the fencing token stops it.
+			return seats.confirm(seat, passenger, lease.Token())
+		}, lock.WithTTL(cfg.ttl), lock.WithMaxHold(cfg.hold))
+		if errors.Is(err, lock.ErrLost) {
+			// Do reports that the hold ended before the payer returned. If
+			// nobody took the seat meanwhile the late confirmation went
+			// through, which sells the seat once: the outcome decides.
 			t.lost.Add(1)
+			err = outcome
 		}
-		// A careful payer would check lease.Err() here and give up; this one
-		// confirms anyway, as a process frozen between its check and its
-		// write would. Only the fencing token stops it.
-		switch err := seats.confirm(seat, passenger, lease.Token()); {
-		case errors.Is(err, errStaleToken):
+		if errors.Is(err, errStaleToken) {
 			t.staleRefs.Add(1)
-			rec.Refused()
-			return nil
-		case err != nil:
-			return err
+			err = errSeatSold
 		}
-		rec.OK()
-		return nil
+		return rec.Tally(err, errSeatSold)
 	}
 }

@@ -11,6 +11,9 @@ import (
 // older than one it has already seen: that writer's hold was given away.
 var errStaleToken = errors.New("stale fencing token: the hold was given to someone else")
 
+// errSeatSold is a passenger told the seat is not theirs.
+var errSeatSold = errors.New("seat sold to someone else")
+
 // seatMap is the flight's seats, a fenced resource: every access made under a
 // hold carries the hold's fencing token, and the map refuses tokens older
 // than the newest it has seen. It also remembers which seats were already

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/racefree/racefree/examples/internal/leases"
 	"github.com/racefree/racefree/examples/internal/workload"
 	"github.com/racefree/racefree/lock"
 )
@@ -69,11 +68,11 @@ func (b *memoryBank) transfer(ctx context.Context, from, to, amount int, rec *wo
 		return b.move(ctx, from, to, amount)
 	}
 	keys := []string{b.keys + "-account-" + strconv.Itoa(from), b.keys + "-account-" + strconv.Itoa(to)}
-	waited, err := leases.DoAll(ctx, b.locker, keys, func(ctx context.Context) error {
+	asked := time.Now()
+	return lock.DoAll(ctx, b.locker, keys, func(ctx context.Context) error {
+		rec.Since(asked)
 		return b.move(ctx, from, to, amount)
 	}, lock.WithTTL(10*time.Second))
-	rec.Wait(waited)
-	return err
 }
 
 // move checks the payer's balance, credits the payee by reading and writing

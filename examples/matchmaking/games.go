@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/racefree/racefree/cas"
-	"github.com/racefree/racefree/examples/internal/leases"
 	"github.com/racefree/racefree/examples/internal/workload"
 	"github.com/racefree/racefree/lock"
 )
@@ -69,15 +68,18 @@ func unprotected(cfg config) form {
 	}
 }
 
-// withLocks holds every player's lock, acquired in sorted key order, while
-// it checks and starts the game.
+// withLocks holds every player's lock while it checks and starts the game.
+// lock.DoAll acquires them in sorted key order, so that two matchmakers
+// wanting overlapping players cannot deadlock.
 func withLocks(cfg config, locker lock.Locker) form {
 	return func(ctx context.Context, pool *workload.Claims, keys string, game int, players []int, rec *workload.Recorder) error {
 		var lockKeys []string
 		for _, p := range players {
 			lockKeys = append(lockKeys, playerKey(keys, p))
 		}
-		waited, err := leases.DoAll(ctx, locker, lockKeys, func(ctx context.Context) error {
+		asked := time.Now()
+		return lock.DoAll(ctx, locker, lockKeys, func(ctx context.Context) error {
+			rec.Since(asked)
 			if !allFree(pool, players) {
 				return errBusy
 			}
@@ -88,8 +90,6 @@ func withLocks(cfg config, locker lock.Locker) form {
 			start(pool, game, players)
 			return nil
 		}, lock.WithTTL(10*time.Second))
-		rec.Wait(waited)
-		return err
 	}
 }
 
