@@ -16,14 +16,17 @@ H=${RACEFREE_HOME:-/var/tmp/racefree}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH=$PATH:/usr/local/go/bin:/usr/sbin:/sbin
 
-REDIS_PORTS=(16379 16380 16381 16382 16383)
-PG_PORT=15432
-MY_PORT=13306
-ZK_PORT=12181
-ETCD_PORT=12379
-ETCD_PEER_PORT=12380
-MONGO_PORT=27117
-DYNAMO_PORT=18000
+# Ports off the usual defaults; RACEFREE_PORT_OFFSET shifts them all (a second set of
+# servers on the same machine, with its own RACEFREE_HOME).
+O=${RACEFREE_PORT_OFFSET:-0}
+REDIS_PORTS=($((16379 + O)) $((16380 + O)) $((16381 + O)) $((16382 + O)) $((16383 + O)))
+PG_PORT=$((15432 + O))
+MY_PORT=$((13306 + O))
+ZK_PORT=$((12181 + O))
+ETCD_PORT=$((12379 + O))
+ETCD_PEER_PORT=$((12380 + O))
+MONGO_PORT=$((27117 + O))
+DYNAMO_PORT=$((18000 + O))
 
 FERRETDB_VERSION=v1.24.2
 DYNALITE_VERSION=4.0.0
