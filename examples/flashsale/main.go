@@ -6,10 +6,12 @@
 // stock the previous one left.
 //
 // By default the rows are in memory and the row lock is a lock.Locker per
-// row; no servers are needed.
+// row; no servers are needed. With -db the rows are a table of PostgreSQL or
+// MariaDB, locked with SELECT ... FOR UPDATE in a transaction (sqllock).
 //
 //	go run ./examples/flashsale
-//	go run ./examples/flashsale -lock redis     # any Locker as the row lock
+//	go run ./examples/flashsale -db postgres -postgres "$RACEFREE_POSTGRES_DSN"
+//	go run ./examples/flashsale -lock redis     # any Locker as the in-memory row lock
 package main
 
 import (
@@ -42,6 +44,7 @@ func setup(fs *flag.FlagSet) workload.Runner {
 	fs.IntVar(&cfg.stock, "stock", 50, "units in stock of each item")
 	fs.DurationVar(&cfg.checkout, "checkout", time.Millisecond, "time between reading the stock and writing it back")
 	backends := backend.Register(fs, backend.Memory, "")
+	backends.RegisterDB(fs)
 	return func(ctx context.Context, out io.Writer) ([]workload.Report, error) {
 		if cfg.buyers < 1 || cfg.items < 1 || cfg.stock < 0 || cfg.checkout < 0 {
 			return nil, workload.Usagef("need -buyers and -items of at least 1 and -stock and -checkout of 0 or more (got %d, %d, %d, %v)",
@@ -49,6 +52,12 @@ func setup(fs *flag.FlagSet) workload.Runner {
 		}
 		header := fmt.Sprintf("%d buyers, %d items of %d units each, %v to check out", cfg.buyers, cfg.items, cfg.stock, cfg.checkout)
 		return backends.Compare(ctx, out, header, func(b *backend.Backends) []workload.Strategy {
+			if b.DB != nil {
+				return []workload.Strategy{
+					{Name: "unprotected", Run: cfg.run(newSQLShop(cfg, b, false))},
+					b.InDB("for update", cfg.run(newSQLShop(cfg, b, true))),
+				}
+			}
 			return []workload.Strategy{
 				{Name: "unprotected", Run: cfg.run(newMemoryShop(cfg, nil))},
 				b.Locked("row lock", cfg.run(newMemoryShop(cfg, b.Locker))),

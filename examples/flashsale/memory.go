@@ -36,6 +36,8 @@ func (s *memoryShop) open(context.Context) error {
 	return nil
 }
 
+func (s *memoryShop) close(context.Context) error { return nil }
+
 func (s *memoryShop) read(item int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -19,6 +19,8 @@ type shop interface {
 	buy(ctx context.Context, item int, rec *workload.Recorder) error
 	// left returns the stock the shop says is left of item.
 	left(ctx context.Context, item int) (int, error)
+	// close throws the shop away.
+	close(ctx context.Context) error
 }
 
 // run opens a shop, lets every buyer buy at once, and compares the units
@@ -26,7 +28,9 @@ type shop interface {
 func (cfg config) run(newShop func() shop) func(context.Context) (workload.Report, error) {
 	return func(ctx context.Context) (workload.Report, error) {
 		s := newShop()
-		if err := s.open(ctx); err != nil {
+		err := s.open(ctx)
+		defer func() { _ = s.close(ctx) }()
+		if err != nil {
 			return workload.Report{}, err
 		}
 		var sold atomic.Int64

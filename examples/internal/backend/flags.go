@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"github.com/racefree/racefree/cas"
 	"github.com/racefree/racefree/examples/internal/workload"
 	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/sqllock"
 )
 
 // Memory is the kind of the in-process Locker and Store, the default.
@@ -19,8 +21,8 @@ const Memory = "memory"
 
 // Flags holds the backend choices of one program.
 type Flags struct {
-	lockKind, storeKind string
-	endpoints           endpoints
+	lockKind, storeKind, dbKind string
+	endpoints                   endpoints
 }
 
 // endpoints are the addresses of the servers, one flag each.
@@ -47,6 +49,13 @@ func Register(fs *flag.FlagSet, lockDefault, storeDefault string) *Flags {
 	fs.StringVar(&e.mongo, "mongo", os.Getenv("RACEFREE_MONGO_URI"), "MongoDB URI (default $RACEFREE_MONGO_URI)")
 	fs.StringVar(&e.dynamo, "dynamodb", os.Getenv("RACEFREE_DYNAMODB_ENDPOINT"), "DynamoDB endpoint URL (default $RACEFREE_DYNAMODB_ENDPOINT)")
 	return f
+}
+
+// RegisterDB adds -db to fs: memory (the default) or a SQL database,
+// postgres or mysql, whose tables a program locks rows of with package
+// sqllock.
+func (f *Flags) RegisterDB(fs *flag.FlagSet) {
+	fs.StringVar(&f.dbKind, "db", Memory, "where the rows live: memory, or postgres or mysql (MariaDB) for SQL row locks")
 }
 
 // LockKind is the -lock value.
@@ -80,16 +89,19 @@ type Backends struct {
 	// Locker is the -lock Locker, nil if the program has no -lock flag.
 	Locker lock.Locker
 	// Store is the -store Store, nil if the program has no -store flag.
-	Store               cas.Store
-	lockKind, storeKind string
-	closers             []func()
+	Store cas.Store
+	// DB is the -db database, nil for memory; Dialect is its SQL flavour.
+	DB                          *sql.DB
+	Dialect                     sqllock.Dialect
+	lockKind, storeKind, dbKind string
+	closers                     []func()
 }
 
 // Open opens the Locker and the Store of the flags Register added. Close the
 // result when done. An unknown kind or a missing endpoint is an error
 // wrapping workload.ErrUsage.
 func (f *Flags) Open(ctx context.Context) (*Backends, error) {
-	b := &Backends{lockKind: f.lockKind, storeKind: f.storeKind}
+	b := &Backends{lockKind: f.lockKind, storeKind: f.storeKind, dbKind: f.dbKind}
 	if f.lockKind != "" {
 		l, closeLocker, err := f.Locker(ctx)
 		if err != nil {
@@ -104,6 +116,19 @@ func (f *Flags) Open(ctx context.Context) (*Backends, error) {
 			return nil, err
 		}
 		b.Store, b.closers = s, append(b.closers, closeStore)
+	}
+	switch f.dbKind {
+	case "", Memory:
+	case "postgres", "mysql":
+		db, dialect, err := openSQL(ctx, f.dbKind, f.endpoints)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		b.DB, b.Dialect, b.closers = db, dialect, append(b.closers, func() { _ = db.Close() })
+	default:
+		b.Close()
+		return nil, workload.Usagef("-db %q: want memory, postgres or mysql", f.dbKind)
 	}
 	return b, nil
 }
@@ -125,6 +150,11 @@ func (b *Backends) Locked(name string, run func(context.Context) (workload.Repor
 // "name (kind)".
 func (b *Backends) Stored(name string, run func(context.Context) (workload.Report, error)) workload.Strategy {
 	return workload.Strategy{Name: name + " (" + b.storeKind + ")", Protected: true, Run: run}
+}
+
+// InDB is a protected strategy that runs on the -db database: "name (kind)".
+func (b *Backends) InDB(name string, run func(context.Context) (workload.Report, error)) workload.Strategy {
+	return workload.Strategy{Name: name + " (" + b.dbKind + ")", Protected: true, Run: run}
 }
 
 // Compare opens the backends, prints header to out, and compares the

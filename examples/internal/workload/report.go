@@ -43,7 +43,7 @@ func (r Report) Throughput() float64 {
 // String is the one-line summary the programs print.
 func (r Report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-20s ok %4d  refused %4d  %s %4d  conflicts %4d  retries %4d  wait %s  %7.0f ops/s  %v",
+	fmt.Fprintf(&b, "%-22s ok %4d  refused %4d  %s %4d  conflicts %4d  retries %4d  wait %s  %7.0f ops/s  %v",
 		r.Strategy, r.OK, r.Refused, r.Violation, r.Violations, r.Conflicts, r.Retries,
 		r.Waits, r.Throughput(), r.Elapsed.Round(time.Millisecond))
 	if r.Note != "" {
