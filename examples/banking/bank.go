@@ -19,6 +19,8 @@ type bank interface {
 	transfer(ctx context.Context, from, to, amount int, rec *workload.Recorder) error
 	// balances returns every account's balance.
 	balances(ctx context.Context) ([]int, error)
+	// close throws the bank away.
+	close(ctx context.Context) error
 }
 
 // transferOf is transfer t: a fixed pair of distinct accounts and amount,
@@ -33,7 +35,9 @@ func (cfg config) transferOf(t int) (from, to, amount int) {
 func (cfg config) run(newBank func() bank) func(context.Context) (workload.Report, error) {
 	return func(ctx context.Context) (workload.Report, error) {
 		b := newBank()
-		if err := b.open(ctx); err != nil {
+		err := b.open(ctx)
+		defer func() { _ = b.close(ctx) }()
+		if err != nil {
 			return workload.Report{}, err
 		}
 		r, err := workload.Run(ctx, cfg.transfers, func(ctx context.Context, t int, rec *workload.Recorder) error {

@@ -8,9 +8,12 @@
 // deadlock) and does all of it while holding them.
 //
 // By default the accounts are in memory and the locks are a lock.Locker key
-// per account; no servers are needed.
+// per account; no servers are needed. With -db the accounts are a table of
+// PostgreSQL or MariaDB, locked with SELECT ... FOR UPDATE in id order
+// (sqllock.LockIDs) in a transaction retried on deadlock (sqllock.WithTx).
 //
 //	go run ./examples/banking
+//	go run ./examples/banking -db postgres -postgres "$RACEFREE_POSTGRES_DSN"
 //	go run ./examples/banking -lock etcd     # any Locker as the account lock
 package main
 
@@ -44,6 +47,7 @@ func setup(fs *flag.FlagSet) workload.Runner {
 	fs.IntVar(&cfg.balance, "balance", 500, "opening balance of each account")
 	fs.DurationVar(&cfg.think, "think", time.Millisecond, "time between reading the balances and writing them")
 	backends := backend.Register(fs, backend.Memory, "")
+	backends.RegisterDB(fs)
 	return func(ctx context.Context, out io.Writer) ([]workload.Report, error) {
 		if cfg.transfers < 1 || cfg.accounts < 2 || cfg.balance < 0 || cfg.think < 0 {
 			return nil, workload.Usagef("need -transfers of at least 1, -accounts of at least 2 and -balance and -think of 0 or more (got %d, %d, %d, %v)",
@@ -51,6 +55,12 @@ func setup(fs *flag.FlagSet) workload.Runner {
 		}
 		header := fmt.Sprintf("%d transfers between %d accounts of %d each, %v between reading and writing", cfg.transfers, cfg.accounts, cfg.balance, cfg.think)
 		return backends.Compare(ctx, out, header, func(b *backend.Backends) []workload.Strategy {
+			if b.DB != nil {
+				return []workload.Strategy{
+					{Name: "unprotected", Run: cfg.run(newSQLBank(cfg, b, false))},
+					b.InDB("for update", cfg.run(newSQLBank(cfg, b, true))),
+				}
+			}
 			return []workload.Strategy{
 				{Name: "unprotected", Run: cfg.run(newMemoryBank(cfg, nil))},
 				b.Locked("locks", cfg.run(newMemoryBank(cfg, b.Locker))),

@@ -36,6 +36,8 @@ func (b *memoryBank) open(context.Context) error {
 	return nil
 }
 
+func (b *memoryBank) close(context.Context) error { return nil }
+
 func (b *memoryBank) get(account int) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
