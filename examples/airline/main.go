@@ -20,6 +20,7 @@ import (
 
 	"github.com/racefree/racefree/examples/internal/backend"
 	"github.com/racefree/racefree/examples/internal/workload"
+	"github.com/racefree/racefree/lock"
 )
 
 func main() { workload.Main(program) }
@@ -56,7 +57,7 @@ func setup(fs *flag.FlagSet) workload.Runner {
 		return backends.Compare(ctx, out, header, func(b *backend.Backends) []workload.Strategy {
 			return []workload.Strategy{
 				{Name: "unprotected", Run: cfg.run(cfg.unprotected)},
-				b.Locked("hold", cfg.run(cfg.withHold(b.Locker))),
+				b.Locked("hold", cfg.checkTTL(b.Locker, cfg.run(cfg.withHold(b.Locker)))),
 			}
 		})
 	}
@@ -74,4 +75,16 @@ func (cfg config) validate() error {
 		return workload.Usagef("-stall (%v) must outlast -hold plus -ttl (%v) for the hold to expire", cfg.stall, cfg.hold+cfg.ttl)
 	}
 	return nil
+}
+
+// checkTTL refuses, before run starts, a -ttl below the Locker's minimum
+// (etcd and ZooKeeper leases last seconds, not milliseconds).
+func (cfg config) checkTTL(l lock.Locker, run func(context.Context) (workload.Report, error)) func(context.Context) (workload.Report, error) {
+	return func(ctx context.Context) (workload.Report, error) {
+		if p, ok := lock.PropertiesOf(l); ok && cfg.ttl < p.MinTTL {
+			return workload.Report{}, workload.Usagef("-ttl %v is below the %s backend's minimum TTL %v: raise -ttl, and -hold and -stall with it (e.g. -ttl %v -hold %v -stall %v)",
+				cfg.ttl, p.Name, p.MinTTL, p.MinTTL, p.MinTTL, 3*p.MinTTL)
+		}
+		return run(ctx)
+	}
 }
