@@ -1,12 +1,18 @@
 package dynamocas_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"go.uber.org/goleak"
 
@@ -16,21 +22,29 @@ import (
 	"github.com/racefree/racefree/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	// The SDK's HTTP transport keeps idle connections with their reader and
-	// writer goroutines after a test's client is dropped.
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// newClient is a new client whose HTTP transport is its own, so that its
+// keep-alive connections (and their goroutines) end with t.
+func newClient(t testing.TB) *dynamodb.Client {
+	t.Helper()
+	transport := &http.Transport{}
+	t.Cleanup(transport.CloseIdleConnections)
+	return dynamodb.New(dynamodb.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(testenv.DynamoDBEndpoint(t)),
+		Credentials:  credentials.NewStaticCredentialsProvider("racefree", "racefree", ""),
+		HTTPClient:   &http.Client{Transport: transport},
+	})
 }
 
-var tables sync.Map // *testing.T -> table name, created once per test
+var tables sync.Map // testing.TB -> table name, created once per test
 
 // newTable returns the test's table (created on the first call, deleted at
 // its end) and a new client, as another process would have.
-func newTable(t *testing.T) (*dynamodb.Client, string) {
+func newTable(t testing.TB) (*dynamodb.Client, string) {
 	t.Helper()
-	client := testenv.DynamoDB(t)
+	client := newClient(t)
 	name := testenv.Prefix(t)
 	if _, loaded := tables.LoadOrStore(t, name); !loaded {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -59,4 +73,40 @@ func TestConformance(t *testing.T) {
 		MaxValueSize: dynamocas.MaxValueSize,
 		MaxKeyLen:    dynamocas.MaxKeyLen,
 	})
+}
+
+// TestLargestItem checks that the longest key with the largest value fits
+// the server's item size limit, and that a value a byte larger is refused
+// before any request.
+func TestLargestItem(t *testing.T) {
+	client, table := newTable(t)
+	s := dynamocas.New(client, table)
+	ctx := t.Context()
+	key := strings.Repeat("k", dynamocas.MaxKeyLen)
+	value := make([]byte, dynamocas.MaxValueSize)
+	_, _ = rand.Read(value)
+	if _, err := s.Create(ctx, key, value); err != nil {
+		t.Fatalf("Create of the largest item: %v", err)
+	}
+	got, err := s.Get(ctx, key)
+	if err != nil || !bytes.Equal(got.Value, value) {
+		t.Fatalf("Get of the largest item: %d bytes, %v", len(got.Value), err)
+	}
+	_, err = s.CompareAndSwap(ctx, key, 1, append(value, 0))
+	if !errors.Is(err, cas.ErrValueTooLarge) {
+		t.Fatalf("CompareAndSwap of a value over the limit: %v, want ErrValueTooLarge", err)
+	}
+}
+
+func TestBadConfiguration(t *testing.T) {
+	ctx := context.Background()
+	if _, err := dynamocas.New(nil, "t").Get(ctx, "k"); err == nil {
+		t.Error("Get with a nil client succeeded")
+	}
+	if _, err := dynamocas.New(newClient(t), "").Get(ctx, "k"); err == nil {
+		t.Error("Get with an empty table name succeeded")
+	}
+	if err := dynamocas.CreateTable(ctx, nil, "t"); err == nil {
+		t.Error("CreateTable with a nil client succeeded")
+	}
 }

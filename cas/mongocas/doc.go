@@ -42,9 +42,9 @@
 // the record that follows it; the unique _id lets only one writer insert
 // seq+1, so the write applies only if nothing happened since the read — with
 // no conditional update at all. A lost insert is decided from the record that
-// won. Superseded records lose their value but are kept for ever: removing
-// them would let a writer paused since its read insert a sequence number
-// again (ABA). CreateIndexes makes the index the reads need.
+// won. Superseded records lose their value (when over 1 KiB) but are kept
+// for ever: removing them would let a writer paused since its read insert a
+// sequence number again (ABA). CreateIndexes makes the index the reads need.
 //
 // # FerretDB
 //

@@ -22,6 +22,10 @@ const (
 // version log while other writers keep winning.
 const maxCreateAttempts = 50
 
+// keepValue is the size up to which a superseded entry keeps its value: a
+// larger one costs an extra request per write to remove.
+const keepValue = 1024
+
 // record is one entry of the version log: the state of key after write
 // number seq.
 type record struct {
@@ -78,7 +82,7 @@ func (s *Store) appendAfter(ctx context.Context, key string, prev record, found 
 	if err != nil {
 		return false, err
 	}
-	if found && prev.doc().live() {
+	if found && prev.doc().live() && len(prev.Value) > keepValue {
 		// The superseded entry keeps its version and flag, which is all
 		// that is ever read of it again; drop its value to save space. A
 		// failure here loses nothing.
