@@ -51,5 +51,7 @@
 //
 // Waiting is polling with lock's backoff (the Store has no notifications);
 // grants are not FIFO. Grants are decided by the Store's conditional writes,
-// linearizable per key on every racefree Store.
+// so the Locker is exactly as safe as its Store: one that passes castest
+// (on FerretDB v1 that means mongocas.WithVersionLog, whose updates are not
+// atomic otherwise).
 package caslock
