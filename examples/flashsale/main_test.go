@@ -26,5 +26,7 @@ func TestFlashSaleBadArgs(t *testing.T) {
 		[]string{"-stock", "-1"},
 		[]string{"-checkout", "-1ms"},
 		[]string{"-lock", "nope"},
+		[]string{"-db", "oracle"},
+		[]string{"-db", "mysql", "-mysql", ""},
 	)
 }

@@ -23,6 +23,8 @@ func TestSeatBookingBadArgs(t *testing.T) {
 		[]string{"-buyers", "0"},
 		[]string{"-payment", "-1s"},
 		[]string{"-lock", "nosuch"},
+		[]string{"-lock", "redis", "-redis", ""},
+		[]string{"-store", "postgres", "-postgres", ""},
 		[]string{"-seats", "x"},
 		[]string{"extra"},
 	)
