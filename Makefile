@@ -6,7 +6,7 @@ PKGS ?= ./...
 GOBIN := $(shell go env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: test test-containers bench lint services-up services-down
+.PHONY: test test-containers bench bench-compare lint services-up services-down
 
 ## test: start the servers (unless RACEFREE_* endpoints are given), run every test
 ## with the race detector and RACEFREE_REQUIRE=all, stop what was started.
@@ -21,6 +21,12 @@ test-containers:
 ## bench: the benchmarks, against the same servers.
 bench:
 	scripts/with-services.sh go test -run '^$$' -bench . -benchmem $(PKGS)
+
+## bench-compare: racefree's Lockers against redsync, redislock, etcd's concurrency Mutex,
+## go-zookeeper's Lock, pgx advisory locks and the raw protocol floors (bench/, its own
+## module); table on stdout, JSON lines in bench/results.jsonl. BENCH_FLAGS: see -h.
+bench-compare:
+	scripts/with-services.sh bash -c 'cd bench && go run ./cmd/lockbench -json results.jsonl $(BENCH_FLAGS)'
 
 ## lint: gofmt, go vet and staticcheck must be silent.
 lint:

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// cellConfig is one cell of the comparison: a contender spec at N.
+type cellConfig struct {
+	spec     spec
+	n        int
+	duration time.Duration
+	hold     time.Duration // how long a holder keeps the lock
+	key      string
+	grace    time.Duration // how long after the end a cell may take to wind down
+}
+
+// sample is what one contender recorded.
+type sample struct {
+	acquire []time.Duration
+	handoff []time.Duration
+	grants  int
+	errs    int
+	err     error // the first
+}
+
+// endSlack: an Acquire that fails this close to the end of a cell failed
+// because the cell ended.
+const endSlack = 10 * time.Millisecond
+
+// floorPollMax bounds the jittered pause of the floors between attempts.
+var floorPollMax = time.Millisecond
+
+// floorPoll sleeps a uniformly random time in [0, floorPollMax].
+func floorPoll(ctx context.Context) error {
+	t := time.NewTimer(rand.N(floorPollMax + 1))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// runCell opens cfg.n contenders, warms each up with one grant, then lets
+// them take the key in turn for cfg.duration.
+func runCell(ctx context.Context, e *env, cfg cellConfig) (cellResult, error) {
+	ms, err := openAll(ctx, e, cfg)
+	if err != nil {
+		return cellResult{}, err
+	}
+	defer closeAll(ms)
+
+	// Warm-up: connections, scripts, sessions, parent nodes.
+	for i, m := range ms {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := m.Lock(wctx)
+		if err == nil {
+			err = m.Unlock(wctx)
+		}
+		cancel()
+		if err != nil {
+			return cellResult{}, fmt.Errorf("warm-up of contender %d: %w", i, err)
+		}
+	}
+
+	var (
+		inside     atomic.Int32
+		overlaps   atomic.Int64
+		tokenErrs  atomic.Int64
+		mu         sync.Mutex // guards the grant record below
+		lastHolder = -1
+		releasedAt time.Time
+		lastToken  uint64
+	)
+	samples := make([]sample, cfg.n)
+	start := time.Now()
+	end := start.Add(cfg.duration)
+	acqCtx, cancelAcquire := context.WithDeadline(ctx, end)
+	defer cancelAcquire()
+	cpu0 := cpuTime()
+
+	var wg sync.WaitGroup
+	for id, m := range ms {
+		s := &samples[id]
+		wg.Go(func() {
+			for time.Now().Before(end) {
+				t0 := time.Now()
+				tok, err := m.Lock(acqCtx)
+				t1 := time.Now()
+				if err != nil {
+					if acqCtx.Err() != nil || time.Until(end) < endSlack {
+						// The cell is over (a client may time out a hair
+						// before the deadline: gRPC does).
+						<-acqCtx.Done()
+						return
+					}
+					s.errs++
+					if s.err == nil {
+						s.err = err
+					}
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				if inside.Add(1) != 1 {
+					overlaps.Add(1)
+				}
+				mu.Lock()
+				if lastHolder >= 0 && lastHolder != id && t1.Before(end) {
+					s.handoff = append(s.handoff, t1.Sub(releasedAt))
+				}
+				if cfg.spec.fencing {
+					if tok <= lastToken {
+						tokenErrs.Add(1)
+					}
+					lastToken = tok
+				}
+				mu.Unlock()
+				if t1.Before(end) {
+					s.grants++
+					s.acquire = append(s.acquire, t1.Sub(t0))
+				}
+				if cfg.hold > 0 {
+					time.Sleep(cfg.hold)
+				}
+				inside.Add(-1)
+				mu.Lock()
+				lastHolder, releasedAt = id, time.Now()
+				mu.Unlock()
+				uctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				err = m.Unlock(uctx)
+				cancel()
+				if err != nil {
+					s.errs++
+					if s.err == nil {
+						s.err = err
+					}
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(cfg.duration + cfg.grace):
+		// A contender without a context (zk.Lock) is stuck: closing its
+		// connection makes it return.
+		closeAll(ms)
+		ms = nil
+		<-done
+		return cellResult{}, fmt.Errorf("contenders still running %v after the end: closed them", cfg.grace)
+	}
+	cpu := cpuTime() - cpu0
+	return summarize(cfg, samples, overlaps.Load(), tokenErrs.Load(), cpu), nil
+}
+
+func openAll(ctx context.Context, e *env, cfg cellConfig) ([]mutex, error) {
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ms := make([]mutex, cfg.n)
+	errs := make([]error, cfg.n)
+	var wg sync.WaitGroup
+	for i := range ms {
+		wg.Go(func() { ms[i], errs[i] = cfg.spec.open(octx, e, cfg.key) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		closeAll(ms)
+		return nil, fmt.Errorf("open %s: %w", cfg.spec.name, err)
+	}
+	return ms, nil
+}
+
+func closeAll(ms []mutex) {
+	var wg sync.WaitGroup
+	for _, m := range ms {
+		if m != nil {
+			wg.Go(func() { _ = m.Close() })
+		}
+	}
+	wg.Wait()
+}
+
+// cpuTime is this process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

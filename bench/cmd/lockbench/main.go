@@ -1,0 +1,211 @@
+// Command lockbench compares racefree's Lockers with the libraries users
+// would otherwise pick, and with the raw protocol of each server, on the same
+// servers in the same run.
+//
+// For each contender and each N, N goroutines, each with its own client or
+// connection as separate processes would have, take one key in turn for a
+// fixed time: a holder keeps the lock for -hold (when N > 1), then releases
+// it. Each cell reports acquire+release operations per second, acquire
+// latency p50/p99, handoff latency p50/p99 (from the holder's release call
+// to the grant to a different contender), the busiest contender's share of
+// the grants against the fair share, errors, and overlaps: grants seen while
+// an in-process "inside" counter says another holder is still inside, and,
+// for fencing contenders, tokens that did not increase. Overlaps must be 0.
+//
+// The servers come from the RACEFREE_* variables of scripts/services.sh
+// (`make bench-compare` starts them). Output: a table on stdout, with the
+// median of the repetitions, and JSON lines (-json) with every repetition
+// and every median.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "lockbench:", err)
+		os.Exit(1)
+	}
+}
+
+type flags struct {
+	duration, hold, hold1, floorPoll, grace time.Duration
+	reps                                    int
+	ns                                      []int
+	only, jsonPath, cpuProfile              string
+	list                                    bool
+}
+
+func parseFlags() (flags, error) {
+	var f flags
+	var ns string
+	flag.DurationVar(&f.duration, "d", time.Second, "measured time per cell")
+	flag.IntVar(&f.reps, "reps", 3, "repetitions of every cell; the table shows medians")
+	flag.StringVar(&ns, "n", "1,8,32", "comma-separated numbers of contenders")
+	flag.StringVar(&f.only, "only", "", "comma-separated filter: contender name substrings or backends (redis, redis×5, etcd, zookeeper, postgres)")
+	flag.DurationVar(&f.hold, "hold", time.Millisecond, "how long a holder keeps the lock when N > 1")
+	flag.DurationVar(&f.hold1, "hold1", 0, "how long the holder keeps the lock when N = 1")
+	flag.DurationVar(&f.floorPoll, "floor-poll", time.Millisecond, "the floors poll a taken key after a random pause up to this")
+	flag.DurationVar(&f.grace, "grace", 15*time.Second, "how long a cell may take to wind down after its end")
+	flag.StringVar(&f.jsonPath, "json", "", "write JSON lines (every repetition, then the medians) to this file")
+	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.BoolVar(&f.list, "list", false, "list the contenders and exit")
+	flag.Parse()
+	for _, s := range strings.Split(ns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return f, fmt.Errorf("-n %q: want positive integers separated by commas", ns)
+		}
+		f.ns = append(f.ns, n)
+	}
+	if f.duration <= 0 || f.reps < 1 || f.hold < 0 || f.hold1 < 0 || f.floorPoll < 0 {
+		return f, fmt.Errorf("-d and -reps must be positive, -hold, -hold1 and -floor-poll not negative")
+	}
+	return f, nil
+}
+
+func run() error {
+	f, err := parseFlags()
+	if err != nil {
+		return err
+	}
+	if f.list {
+		for _, s := range specs() {
+			fmt.Printf("%-22s %-10s %-9s %s\n", s.name, s.backend, s.kind, s.note)
+		}
+		return nil
+	}
+	chosen, err := selectSpecs(specs(), f.only)
+	if err != nil {
+		return err
+	}
+	e, err := loadEnv()
+	if err != nil {
+		return err
+	}
+	for _, s := range chosen {
+		if err := e.need(s.backend); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	floorPollMax = f.floorPoll
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	var jsonOut io.Writer = io.Discard
+	if f.jsonPath != "" {
+		jf, err := os.Create(f.jsonPath)
+		if err != nil {
+			return err
+		}
+		defer jf.Close()
+		jsonOut = jf
+	}
+	enc := json.NewEncoder(jsonOut)
+
+	m := describeMachine(ctx, e, chosen)
+	m.Started = time.Now().UTC().Format(time.RFC3339)
+	m.Duration, m.Reps, m.Ns, m.Hold, m.Hold1 = f.duration.String(), f.reps, f.ns, f.hold.String(), f.hold1.String()
+	m.LoadStart = loadAvg()
+
+	runID := time.Now().UnixNano() % 1e9
+	results := map[string][]cellResult{}
+	var order []string
+	for rep := 1; rep <= f.reps; rep++ {
+		for _, s := range chosen {
+			for _, n := range f.ns {
+				id := fmt.Sprintf("%s|%d", s.name, n)
+				if rep == 1 {
+					order = append(order, id)
+				}
+				cfg := cellConfig{spec: s, n: n, duration: f.duration, hold: f.hold, grace: f.grace,
+					key: fmt.Sprintf("lb%d-%s-n%d-r%d", runID, keySafe(s.name), n, rep)}
+				if n == 1 {
+					cfg.hold = f.hold1
+				}
+				r, err := runCell(ctx, e, cfg)
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if err != nil {
+					r = cellResult{Contender: s.name, Backend: s.backend, Kind: s.kind, N: n, Failed: err.Error()}
+				}
+				r.Rep = rep
+				results[id] = append(results[id], r)
+				_ = enc.Encode(r)
+				progress(os.Stderr, r)
+			}
+		}
+	}
+	m.LoadEnd = loadAvg()
+	m.Finished = time.Now().UTC().Format(time.RFC3339)
+
+	var medians []cellResult
+	for _, id := range order {
+		r := median(results[id])
+		medians = append(medians, r)
+		_ = enc.Encode(r)
+	}
+	_ = enc.Encode(m)
+	printMachine(os.Stdout, m)
+	printTable(os.Stdout, medians)
+	bad := printTargets(os.Stdout, medians)
+	if bad > 0 {
+		return fmt.Errorf("%d cells saw overlapping holders or non-increasing fencing tokens", bad)
+	}
+	return nil
+}
+
+func keySafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, strings.ToLower(s))
+}
+
+func progress(w io.Writer, r cellResult) {
+	if r.Failed != "" {
+		fmt.Fprintf(w, "rep %d %-22s N=%-2d FAILED: %s\n", r.Rep, r.Contender, r.N, r.Failed)
+		return
+	}
+	fmt.Fprintf(w, "rep %d %-22s N=%-2d %8.0f ops/s  handoff p99 %s  errors %d  overlaps %d  (load %s)\n",
+		r.Rep, r.Contender, r.N, r.OpsPerSec, us(r.HandP99us), r.Errors, r.Overlaps+r.TokenErrs, loadAvg())
+}
+
+// sortedBackends lists the backends of rs in first-seen order.
+func sortedBackends(rs []cellResult) []string {
+	var bs []string
+	for _, r := range rs {
+		if !slices.Contains(bs, r.Backend) {
+			bs = append(bs, r.Backend)
+		}
+	}
+	return bs
+}
