@@ -26,6 +26,7 @@ import (
 
 	"github.com/racefree/racefree/examples/internal/backend"
 	"github.com/racefree/racefree/examples/internal/workload"
+	"github.com/racefree/racefree/lock"
 )
 
 func main() { workload.Main(program) }
@@ -55,16 +56,13 @@ func setup(fs *flag.FlagSet) workload.Runner {
 		}
 		header := fmt.Sprintf("%d transfers between %d accounts of %d each, %v between reading and writing", cfg.transfers, cfg.accounts, cfg.balance, cfg.think)
 		return backends.Compare(ctx, out, header, func(b *backend.Backends) []workload.Strategy {
-			if b.DB != nil {
-				return []workload.Strategy{
-					{Name: "unprotected", Run: cfg.run(newSQLBank(cfg, b, false))},
-					b.InDB("for update", cfg.run(newSQLBank(cfg, b, true))),
-				}
-			}
-			return []workload.Strategy{
-				{Name: "unprotected", Run: cfg.run(newMemoryBank(cfg, nil))},
-				b.Locked("locks", cfg.run(newMemoryBank(cfg, b.Locker))),
-			}
+			return b.RowLocked("locks",
+				func(l lock.Locker) func(context.Context) (workload.Report, error) {
+					return cfg.run(newMemoryBank(cfg, l))
+				},
+				func(protected bool) func(context.Context) (workload.Report, error) {
+					return cfg.run(newSQLBank(cfg, b, protected))
+				})
 		})
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/racefree/racefree/examples/internal/workload"
@@ -18,52 +17,23 @@ type memoryBank struct {
 	cfg    config
 	locker lock.Locker // nil: unprotected
 	keys   string
-
-	mu      sync.Mutex
-	balance map[int]int
+	rows   *workload.Rows // account -> balance
 }
 
 func newMemoryBank(cfg config, locker lock.Locker) func() bank {
 	return func() bank {
-		return &memoryBank{cfg: cfg, locker: locker, keys: workload.Namespace("banking"), balance: make(map[int]int)}
+		return &memoryBank{cfg: cfg, locker: locker, keys: workload.Namespace("banking")}
 	}
 }
 
 func (b *memoryBank) open(context.Context) error {
-	for a := range b.cfg.accounts {
-		b.set(a, b.cfg.balance)
-	}
+	b.rows = workload.NewRows(b.cfg.accounts, b.cfg.balance)
 	return nil
 }
 
 func (b *memoryBank) close(context.Context) error { return nil }
 
-func (b *memoryBank) get(account int) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.balance[account]
-}
-
-func (b *memoryBank) set(account, balance int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.balance[account] = balance
-}
-
-// debit subtracts in one step, like UPDATE ... SET balance = balance - ?.
-func (b *memoryBank) debit(account, amount int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.balance[account] -= amount
-}
-
-func (b *memoryBank) balances(context.Context) ([]int, error) {
-	var all []int
-	for a := range b.cfg.accounts {
-		all = append(all, b.get(a))
-	}
-	return all, nil
-}
+func (b *memoryBank) balances(context.Context) ([]int, error) { return b.rows.All(), nil }
 
 func (b *memoryBank) transfer(ctx context.Context, from, to, amount int, rec *workload.Recorder) error {
 	if b.locker == nil {
@@ -85,18 +55,18 @@ func (b *memoryBank) transfer(ctx context.Context, from, to, amount int, rec *wo
 // check that has gone stale (an overdraft). Both are harmless while the two
 // accounts are locked.
 func (b *memoryBank) move(ctx context.Context, from, to, amount int) error {
-	if b.get(from) < amount {
+	if b.rows.Get(from) < amount {
 		return errInsufficientFunds
 	}
-	credited := b.get(to) + amount
+	credited := b.rows.Get(to) + amount
 	if err := b.pause(ctx); err != nil {
 		return err
 	}
-	b.set(to, credited)
+	b.rows.Set(to, credited)
 	if err := b.pause(ctx); err != nil {
 		return err // in a database, the rollback would undo the credit
 	}
-	b.debit(from, amount)
+	b.rows.Add(from, -amount) // one step, like UPDATE ... SET n = n - ?
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/racefree/racefree/examples/internal/backend"
 	"github.com/racefree/racefree/examples/internal/workload"
+	"github.com/racefree/racefree/lock"
 )
 
 func main() { workload.Main(program) }
@@ -52,16 +53,13 @@ func setup(fs *flag.FlagSet) workload.Runner {
 		}
 		header := fmt.Sprintf("%d buyers, %d items of %d units each, %v to check out", cfg.buyers, cfg.items, cfg.stock, cfg.checkout)
 		return backends.Compare(ctx, out, header, func(b *backend.Backends) []workload.Strategy {
-			if b.DB != nil {
-				return []workload.Strategy{
-					{Name: "unprotected", Run: cfg.run(newSQLShop(cfg, b, false))},
-					b.InDB("for update", cfg.run(newSQLShop(cfg, b, true))),
-				}
-			}
-			return []workload.Strategy{
-				{Name: "unprotected", Run: cfg.run(newMemoryShop(cfg, nil))},
-				b.Locked("row lock", cfg.run(newMemoryShop(cfg, b.Locker))),
-			}
+			return b.RowLocked("row lock",
+				func(l lock.Locker) func(context.Context) (workload.Report, error) {
+					return cfg.run(newMemoryShop(cfg, l))
+				},
+				func(protected bool) func(context.Context) (workload.Report, error) {
+					return cfg.run(newSQLShop(cfg, b, protected))
+				})
 		})
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/racefree/racefree/examples/internal/workload"
@@ -18,39 +17,23 @@ type memoryShop struct {
 	cfg    config
 	locker lock.Locker // nil: unprotected
 	keys   string
-
-	mu   sync.Mutex
-	rows map[int]int // item -> units in stock
+	rows   *workload.Rows // item -> units in stock
 }
 
 func newMemoryShop(cfg config, locker lock.Locker) func() shop {
 	return func() shop {
-		return &memoryShop{cfg: cfg, locker: locker, keys: workload.Namespace("flashsale"), rows: make(map[int]int)}
+		return &memoryShop{cfg: cfg, locker: locker, keys: workload.Namespace("flashsale")}
 	}
 }
 
 func (s *memoryShop) open(context.Context) error {
-	for item := range s.cfg.items {
-		s.write(item, s.cfg.stock)
-	}
+	s.rows = workload.NewRows(s.cfg.items, s.cfg.stock)
 	return nil
 }
 
 func (s *memoryShop) close(context.Context) error { return nil }
 
-func (s *memoryShop) read(item int) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rows[item]
-}
-
-func (s *memoryShop) write(item, units int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rows[item] = units
-}
-
-func (s *memoryShop) left(_ context.Context, item int) (int, error) { return s.read(item), nil }
+func (s *memoryShop) left(_ context.Context, item int) (int, error) { return s.rows.Get(item), nil }
 
 func (s *memoryShop) buy(ctx context.Context, item int, rec *workload.Recorder) error {
 	if s.locker == nil {
@@ -66,7 +49,7 @@ func (s *memoryShop) buy(ctx context.Context, item int, rec *workload.Recorder) 
 // checkout reads the stock, takes the time to check out and writes it back
 // one lower.
 func (s *memoryShop) checkout(ctx context.Context, item int) error {
-	units := s.read(item)
+	units := s.rows.Get(item)
 	if units == 0 {
 		return errSoldOut
 	}
@@ -74,6 +57,6 @@ func (s *memoryShop) checkout(ctx context.Context, item int) error {
 	if err := ctx.Err(); err != nil {
 		return err // the row lock was lost: writing now could oversell
 	}
-	s.write(item, units-1)
+	s.rows.Set(item, units-1)
 	return nil
 }

@@ -157,6 +157,18 @@ func (b *Backends) InDB(name string, run func(context.Context) (workload.Report,
 	return workload.Strategy{Name: name + " (" + b.dbKind + ")", Protected: true, Run: run}
 }
 
+// RowLocked returns the two strategies of a program whose rows are locked
+// pessimistically: with -db, the rows in that database unprotected and then
+// under SQL row locks ("for update"); otherwise the rows in memory
+// unprotected (inMemory(nil)) and then under a key of the Locker per row.
+func (b *Backends) RowLocked(lockName string, inMemory func(l lock.Locker) func(context.Context) (workload.Report, error),
+	inDB func(protected bool) func(context.Context) (workload.Report, error)) []workload.Strategy {
+	if b.DB != nil {
+		return []workload.Strategy{{Name: "unprotected", Run: inDB(false)}, b.InDB("for update", inDB(true))}
+	}
+	return []workload.Strategy{{Name: "unprotected", Run: inMemory(nil)}, b.Locked(lockName, inMemory(b.Locker))}
+}
+
 // Compare opens the backends, prints header to out, and compares the
 // strategies that strategies returns for them (workload.Compare).
 func (f *Flags) Compare(ctx context.Context, out io.Writer, header string, strategies func(b *Backends) []workload.Strategy) ([]workload.Report, error) {
