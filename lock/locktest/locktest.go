@@ -30,8 +30,10 @@ type Harness struct {
 	// it opens with t.Cleanup.
 	NewLocker func(t *testing.T) lock.Locker
 
-	// TTL is the lease TTL of the expiry cases. Zero picks 500 ms, or the
-	// backend's MinTTL if that is longer.
+	// TTL is the lease TTL of the expiry cases. Zero picks 1 s, or the
+	// backend's MinTTL if that is longer. It must leave room for a grant's
+	// round trip on a loaded machine: a lease whose grant took longer than
+	// the TTL less its safety margin is rightly reported lost at once.
 	TTL time.Duration
 
 	// Crash, if set, makes l's process die without releasing anything: it
@@ -56,7 +58,7 @@ func Run(t *testing.T, h Harness) {
 	}
 	s.ttl = h.TTL
 	if s.ttl == 0 {
-		s.ttl = max(500*time.Millisecond, s.props.MinTTL)
+		s.ttl = max(time.Second, s.props.MinTTL)
 	}
 
 	for _, c := range []struct {
