@@ -2,12 +2,10 @@ package caslock_test
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -61,7 +59,7 @@ func memorySetup(*testing.T) func(*testing.T) cas.Store {
 func dynamoSetup(t *testing.T) func(*testing.T) cas.Store {
 	t.Helper()
 	table := testenv.Prefix(t)
-	client := dynamoClient(t)
+	client := testenv.DynamoDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := dynamocas.CreateTable(ctx, client, table); err != nil {
@@ -74,21 +72,7 @@ func dynamoSetup(t *testing.T) func(*testing.T) cas.Store {
 			t.Errorf("DeleteTable %s: %v", table, err)
 		}
 	})
-	return func(t *testing.T) cas.Store { return dynamocas.New(dynamoClient(t), table) }
-}
-
-// dynamoClient is a new client whose HTTP transport is its own, so that its
-// keep-alive connections (and their goroutines) end with t.
-func dynamoClient(t *testing.T) *dynamodb.Client {
-	t.Helper()
-	transport := &http.Transport{}
-	t.Cleanup(transport.CloseIdleConnections)
-	return dynamodb.New(dynamodb.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(testenv.DynamoDBEndpoint(t)),
-		Credentials:  credentials.NewStaticCredentialsProvider("racefree", "racefree", ""),
-		HTTPClient:   &http.Client{Transport: transport},
-	})
+	return func(t *testing.T) cas.Store { return dynamocas.New(testenv.DynamoDB(t), table) }
 }
 
 // mongoSetup uses the version log: FerretDB v1's conditional updates are not
@@ -97,7 +81,6 @@ func dynamoClient(t *testing.T) *dynamodb.Client {
 // round trip (locktest times some cases from before NewLocker).
 func mongoSetup(t *testing.T) func(*testing.T) cas.Store {
 	t.Helper()
-	_ = testenv.Prefix(t) // before testenv.Mongo, which deadlocks otherwise (reported)
 	db := testenv.Mongo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

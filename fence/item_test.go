@@ -3,12 +3,10 @@ package fence_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/racefree/racefree/cas"
@@ -34,7 +32,6 @@ var casBackends = []struct {
 	{"DynamoDB", dynamoItems},
 	{"MongoDB", func(*testing.T) func(*testing.T) cas.Store {
 		return func(t *testing.T) cas.Store {
-			_ = testenv.Prefix(t) // before testenv.Mongo, which deadlocks otherwise (reported)
 			// The version log: FerretDB v1's conditional updates are not atomic.
 			return mongocas.New(testenv.Mongo(t).Collection("items"), mongocas.WithVersionLog())
 		}
@@ -45,7 +42,7 @@ var casBackends = []struct {
 func dynamoItems(t *testing.T) func(*testing.T) cas.Store {
 	t.Helper()
 	table := testenv.Prefix(t)
-	client := dynamoClient(t)
+	client := testenv.DynamoDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := dynamocas.CreateTable(ctx, client, table); err != nil {
@@ -58,21 +55,7 @@ func dynamoItems(t *testing.T) func(*testing.T) cas.Store {
 			t.Errorf("DeleteTable %s: %v", table, err)
 		}
 	})
-	return func(t *testing.T) cas.Store { return dynamocas.New(dynamoClient(t), table) }
-}
-
-// dynamoClient is a new client whose HTTP transport is its own, so that its
-// keep-alive connections (and their goroutines) end with t.
-func dynamoClient(t *testing.T) *dynamodb.Client {
-	t.Helper()
-	transport := &http.Transport{}
-	t.Cleanup(transport.CloseIdleConnections)
-	return dynamodb.New(dynamodb.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(testenv.DynamoDBEndpoint(t)),
-		Credentials:  credentials.NewStaticCredentialsProvider("racefree", "racefree", ""),
-		HTTPClient:   &http.Client{Transport: transport},
-	})
+	return func(t *testing.T) cas.Store { return dynamocas.New(testenv.DynamoDB(t), table) }
 }
 
 // wantStaleItem fails t unless err is a *StaleError for token at fenceSeen.

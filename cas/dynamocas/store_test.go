@@ -5,14 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"go.uber.org/goleak"
 
@@ -24,27 +22,13 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// newClient is a new client whose HTTP transport is its own, so that its
-// keep-alive connections (and their goroutines) end with t.
-func newClient(t testing.TB) *dynamodb.Client {
-	t.Helper()
-	transport := &http.Transport{}
-	t.Cleanup(transport.CloseIdleConnections)
-	return dynamodb.New(dynamodb.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(testenv.DynamoDBEndpoint(t)),
-		Credentials:  credentials.NewStaticCredentialsProvider("racefree", "racefree", ""),
-		HTTPClient:   &http.Client{Transport: transport},
-	})
-}
-
 var tables sync.Map // testing.TB -> table name, created once per test
 
 // newTable returns the test's table (created on the first call, deleted at
 // its end) and a new client, as another process would have.
 func newTable(t testing.TB) (*dynamodb.Client, string) {
 	t.Helper()
-	client := newClient(t)
+	client := testenv.DynamoDB(t)
 	name := testenv.Prefix(t)
 	if _, loaded := tables.LoadOrStore(t, name); !loaded {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -103,7 +87,7 @@ func TestBadConfiguration(t *testing.T) {
 	if _, err := dynamocas.New(nil, "t").Get(ctx, "k"); err == nil {
 		t.Error("Get with a nil client succeeded")
 	}
-	if _, err := dynamocas.New(newClient(t), "").Get(ctx, "k"); err == nil {
+	if _, err := dynamocas.New(testenv.DynamoDB(t), "").Get(ctx, "k"); err == nil {
 		t.Error("Get with an empty table name succeeded")
 	}
 	if err := dynamocas.CreateTable(ctx, nil, "t"); err == nil {

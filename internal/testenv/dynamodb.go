@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"net/http"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,13 +39,18 @@ func DynamoDBEndpoint(t testing.TB) string {
 }
 
 // DynamoDB returns a new client to the DynamoDB-compatible server, with static
-// dummy credentials and region us-east-1; it never reaches an AWS address. Tables
-// are shared with other tests: name them with Prefix(t).
+// dummy credentials and region us-east-1; it never reaches an AWS address. Its
+// HTTP transport is its own and its idle connections are closed when t ends,
+// so no keep-alive goroutine outlives the test. Tables are shared with other
+// tests: name them with Prefix(t).
 func DynamoDB(t testing.TB) *dynamodb.Client {
 	t.Helper()
+	transport := &http.Transport{}
+	t.Cleanup(transport.CloseIdleConnections)
 	return dynamodb.New(dynamodb.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(DynamoDBEndpoint(t)),
 		Credentials:  credentials.NewStaticCredentialsProvider("racefree", "racefree", ""),
+		HTTPClient:   &http.Client{Transport: transport},
 	})
 }
