@@ -6,25 +6,20 @@ import (
 	"github.com/racefree/racefree/cas"
 	"github.com/racefree/racefree/caslock"
 	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/lock/locktest"
 )
 
-// BenchmarkAcquireRelease measures caslock's own cost of an uncontended
-// grant and release on the in-memory Store (a Get and a Create, then a
-// CompareAndDelete); on a remote Store add three round trips (see the
-// cas/dynamocas and cas/mongocas benchmarks).
-func BenchmarkAcquireRelease(b *testing.B) {
-	l, err := caslock.New(cas.NewMemory())
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := b.Context()
-	for b.Loop() {
-		lease, err := l.TryAcquire(ctx, "bench", lock.WithoutAutoRefresh())
+// BenchmarkLocker runs locktest's shared benchmarks on the in-memory Store:
+// caslock's own cost (a Get and a Create per grant, a CompareAndDelete per
+// release); on a remote Store add those round trips (see the cas/dynamocas and
+// cas/mongocas benchmarks). Waiters poll, so hand-offs follow the backoff.
+func BenchmarkLocker(b *testing.B) {
+	store := cas.NewMemory()
+	locktest.Benchmark(b, func(b *testing.B) lock.Locker {
+		l, err := caslock.New(store)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := lease.Release(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
+		return l
+	})
 }

@@ -20,3 +20,8 @@ func TestMemoryConformance(t *testing.T) {
 		NewLocker: func(*testing.T) lock.Locker { return shared },
 	})
 }
+
+func BenchmarkMemory(b *testing.B) {
+	shared := lock.NewMemory()
+	locktest.Benchmark(b, func(*testing.B) lock.Locker { return shared })
+}

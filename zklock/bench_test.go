@@ -1,109 +1,38 @@
 package zklock_test
 
 import (
-	"context"
-	"fmt"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 
 	"github.com/racefree/racefree/internal/testenv"
-	"github.com/racefree/racefree/zklock"
+	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/lock/locktest"
 )
 
-// BenchmarkAcquireRelease: one process takes and gives back a free key.
-func BenchmarkAcquireRelease(b *testing.B) {
+// BenchmarkLocker runs locktest's shared benchmarks, each contender with its
+// own session; compare with the raw floors below.
+func BenchmarkLocker(b *testing.B) {
 	servers, root := testenv.ZooKeeperServers(b), testenv.ZooKeeperRoot(b)
-	l := newLocker(b, connect(b, servers, sessionTimeout, nil), root)
-	ctx := context.Background()
-	b.ResetTimer()
-	for b.Loop() {
-		lease, err := l.Acquire(ctx, "uncontended")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := lease.Release(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
+	locktest.Benchmark(b, func(b *testing.B) lock.Locker {
+		return newLocker(b, connect(b, servers, sessionTimeout, nil), root)
+	})
 }
 
-// BenchmarkContention: N processes, each with its own session, take turns on
-// one key. handoff is the time from a holder's Release call to the next
-// holder's Acquire returning.
-func BenchmarkContention(b *testing.B) {
-	for _, n := range []int{8, 32} {
-		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) { benchContention(b, n) })
-	}
-}
-
-func benchContention(b *testing.B, n int) {
-	servers, root := testenv.ZooKeeperServers(b), testenv.ZooKeeperRoot(b)
-	lockers := make([]*zklock.Locker, n)
-	for i := range lockers {
-		lockers[i] = newLocker(b, connect(b, servers, sessionTimeout, nil), root)
-	}
-	ctx := context.Background()
-	base := time.Now()
-	var (
-		remaining    = int64(b.N)
-		releasedAt   atomic.Int64 // since base; 0: no release yet
-		mu           sync.Mutex
-		handoffs     []time.Duration
-		firstFailure atomic.Value
-	)
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	for _, l := range lockers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			defer func() {
-				mu.Lock()
-				handoffs = append(handoffs, mine...)
-				mu.Unlock()
-			}()
-			for atomic.AddInt64(&remaining, -1) >= 0 {
-				lease, err := l.Acquire(ctx, "contended")
-				if err != nil {
-					firstFailure.CompareAndSwap(nil, err)
-					return
-				}
-				if r := releasedAt.Load(); r != 0 {
-					mine = append(mine, time.Since(base)-time.Duration(r))
-				}
-				releasedAt.Store(int64(time.Since(base)))
-				if err := lease.Release(ctx); err != nil {
-					firstFailure.CompareAndSwap(nil, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	b.StopTimer()
-	if err := firstFailure.Load(); err != nil {
-		b.Fatal(err)
-	}
-	reportPercentiles(b, "handoff", handoffs)
-}
-
-// reportPercentiles reports the p50 and p99 of ds in milliseconds.
+// reportPercentiles reports the p50 and p99 of ds in microseconds, as
+// locktest.Benchmark does.
 func reportPercentiles(b *testing.B, name string, ds []time.Duration) {
 	if len(ds) == 0 {
 		return
 	}
 	slices.Sort(ds)
 	at := func(q float64) float64 {
-		return float64(ds[int(q*float64(len(ds)-1))]) / float64(time.Millisecond)
+		return float64(ds[int(q*float64(len(ds)-1))]) / float64(time.Microsecond)
 	}
-	b.ReportMetric(at(0.50), name+"-p50-ms")
-	b.ReportMetric(at(0.99), name+"-p99-ms")
+	b.ReportMetric(at(0.50), name+"-p50-µs")
+	b.ReportMetric(at(0.99), name+"-p99-µs")
 }
 
 // BenchmarkRawCreateDelete is the floor under AcquireRelease: the two
