@@ -24,6 +24,7 @@ type cellConfig struct {
 // sample is what one contender recorded.
 type sample struct {
 	acquire []time.Duration
+	release []time.Duration
 	handoff []time.Duration
 	grants  int
 	errs    int
@@ -135,7 +136,11 @@ func runCell(ctx context.Context, e *env, cfg cellConfig) (cellResult, error) {
 				lastHolder, releasedAt = id, time.Now()
 				mu.Unlock()
 				uctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				r0 := time.Now()
 				err = m.Unlock(uctx)
+				if t1.Before(end) {
+					s.release = append(s.release, time.Since(r0))
+				}
 				cancel()
 				if err != nil {
 					s.errs++

@@ -18,6 +18,8 @@ type cellResult struct {
 	OpsPerSec  float64 `json:"ops_per_sec"`
 	AcqP50us   float64 `json:"acquire_p50_us"`
 	AcqP99us   float64 `json:"acquire_p99_us"`
+	RelP50us   float64 `json:"release_p50_us"`
+	RelP99us   float64 `json:"release_p99_us"`
 	Handoffs   int     `json:"handoffs"`
 	HandP50us  float64 `json:"handoff_p50_us"` // -1 without handoffs
 	HandP99us  float64 `json:"handoff_p99_us"`
@@ -36,10 +38,11 @@ func summarize(cfg cellConfig, samples []sample, overlaps, tokenErrs int64, cpu 
 		Contender: cfg.spec.name, Backend: cfg.spec.backend, Kind: cfg.spec.kind, N: cfg.n,
 		Seconds: cfg.duration.Seconds(), Overlaps: overlaps, TokenErrs: tokenErrs,
 	}
-	var acq, hand []time.Duration
+	var acq, rel, hand []time.Duration
 	busiest := 0
 	for _, s := range samples {
 		acq = append(acq, s.acquire...)
+		rel = append(rel, s.release...)
 		hand = append(hand, s.handoff...)
 		r.Grants += s.grants
 		r.Errors += s.errs
@@ -50,6 +53,7 @@ func summarize(cfg cellConfig, samples []sample, overlaps, tokenErrs int64, cpu 
 	}
 	r.OpsPerSec = float64(r.Grants) / cfg.duration.Seconds()
 	r.AcqP50us, r.AcqP99us = percentileUs(acq, 0.50), percentileUs(acq, 0.99)
+	r.RelP50us, r.RelP99us = percentileUs(rel, 0.50), percentileUs(rel, 0.99)
 	r.Handoffs = len(hand)
 	r.HandP50us, r.HandP99us = percentileUs(hand, 0.50), percentileUs(hand, 0.99)
 	if r.Grants > 0 {
@@ -106,6 +110,8 @@ func median(reps []cellResult) cellResult {
 	m.OpsPerSec = med(func(r cellResult) float64 { return r.OpsPerSec })
 	m.AcqP50us = med(func(r cellResult) float64 { return r.AcqP50us })
 	m.AcqP99us = med(func(r cellResult) float64 { return r.AcqP99us })
+	m.RelP50us = med(func(r cellResult) float64 { return r.RelP50us })
+	m.RelP99us = med(func(r cellResult) float64 { return r.RelP99us })
 	m.HandP50us = med(func(r cellResult) float64 { return r.HandP50us })
 	m.HandP99us = med(func(r cellResult) float64 { return r.HandP99us })
 	m.Fairness = med(func(r cellResult) float64 { return r.Fairness })
