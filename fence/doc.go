@@ -14,7 +14,8 @@
 // where the fence lives, its write method takes ctx, the store handle, the
 // resource and the lease's token (a uint64), and a refusal is ErrStaleToken,
 // a missing resource ErrNotFound. This package has two guards for SQL
-// databases (PostgreSQL and MySQL/MariaDB):
+// databases, PostgreSQL and MySQL/MariaDB, named by their sqldialect.Dialect
+// field (sqldialect.Postgres or sqldialect.MySQL):
 //
 //   - Row, when the resource is one row of your table with a fence column:
 //     its Update runs UPDATE t SET ..., fence = token WHERE id = ? AND

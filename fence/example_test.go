@@ -8,6 +8,7 @@ import (
 
 	"github.com/racefree/racefree/fence"
 	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // A lock holder writes a document row with its lease's token: if it was
@@ -18,7 +19,7 @@ func ExampleRow_Update() {
 	ctx := context.Background()
 	var db *sql.DB // sql.Open("pgx", dsn)
 	var locker lock.Locker
-	docs := fence.Row{Dialect: fence.Postgres, Table: "docs"}
+	docs := fence.Row{Dialect: sqldialect.Postgres, Table: "docs"}
 
 	lease, err := locker.Acquire(ctx, "doc-1")
 	if err != nil {
@@ -38,7 +39,7 @@ func ExampleTable_Admit() {
 	ctx := context.Background()
 	var db *sql.DB // sql.Open("mysql", dsn)
 	var lease lock.Lease
-	fences := fence.Table{Dialect: fence.MySQL} // EnsureSchema once, or Schema in a migration
+	fences := fence.Table{Dialect: sqldialect.MySQL} // EnsureSchema once, or Schema in a migration
 
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {

@@ -43,27 +43,6 @@ func (e *StaleError) Error() string {
 // Is makes errors.Is(err, ErrStaleToken) hold.
 func (e *StaleError) Is(target error) bool { return target == ErrStaleToken }
 
-// Dialect names the database of a SQL guard.
-type Dialect int
-
-const (
-	// Postgres is PostgreSQL, with $1, $2, ... placeholders.
-	Postgres Dialect = iota + 1
-	// MySQL is MySQL or MariaDB (InnoDB), with ? placeholders.
-	MySQL
-)
-
-// String returns the dialect's name.
-func (d Dialect) String() string {
-	switch d {
-	case Postgres:
-		return "postgres"
-	case MySQL:
-		return "mysql"
-	}
-	return fmt.Sprintf("Dialect(%d)", int(d))
-}
-
 // Querier runs statements: a *sql.DB, *sql.Tx or *sql.Conn.
 type Querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)

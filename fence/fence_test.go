@@ -12,6 +12,7 @@ import (
 	"github.com/racefree/racefree/internal/sqlname"
 	"github.com/racefree/racefree/internal/testenv"
 	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/sqldialect"
 	"go.uber.org/goleak"
 )
 
@@ -20,15 +21,15 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // sqlDB is one database the guards are tested on.
 type sqlDB struct {
 	name    string
-	dialect fence.Dialect
+	dialect sqldialect.Dialect
 	open    func(testing.TB) *sql.DB
 	set     string // stores its one argument in body
 	read    string // reads body by id
 }
 
 var sqlDBs = []sqlDB{
-	{"PostgreSQL", fence.Postgres, testenv.Postgres, "body = $1", "SELECT body FROM docs WHERE id = $1"},
-	{"MySQL", fence.MySQL, testenv.MySQL, "body = ?", "SELECT body FROM docs WHERE id = ?"},
+	{"PostgreSQL", sqldialect.Postgres, testenv.Postgres, "body = $1", "SELECT body FROM docs WHERE id = $1"},
+	{"MySQL", sqldialect.MySQL, testenv.MySQL, "body = ?", "SELECT body FROM docs WHERE id = ?"},
 }
 
 // docs creates the test's docs table with row id 1, body "", fence 0.
@@ -226,11 +227,12 @@ func TestRefusesBadInput(t *testing.T) {
 		set  string
 		want error
 	}{
-		{"injection in the table", fence.Row{Dialect: fence.Postgres, Table: "t;"}, db, "a = $1", sqlname.ErrInvalid},
-		{"bad fence column", fence.Row{Dialect: fence.MySQL, Table: "t", FenceColumn: "f-1"}, db, "a = ?", sqlname.ErrInvalid},
-		{"no dialect", fence.Row{Table: "t"}, db, "a = ?", nil},
-		{"empty SET", fence.Row{Dialect: fence.MySQL, Table: "t"}, db, "", nil},
-		{"nil Querier", fence.Row{Dialect: fence.MySQL, Table: "t"}, nil, "a = ?", nil},
+		{"injection in the table", fence.Row{Dialect: sqldialect.Postgres, Table: "t;"}, db, "a = $1", sqlname.ErrInvalid},
+		{"bad fence column", fence.Row{Dialect: sqldialect.MySQL, Table: "t", FenceColumn: "f-1"}, db, "a = ?", sqlname.ErrInvalid},
+		{"no dialect", fence.Row{Table: "t"}, db, "a = ?", sqldialect.ErrUnknown},
+		{"unknown dialect", fence.Row{Dialect: 7, Table: "t"}, db, "a = ?", sqldialect.ErrUnknown},
+		{"empty SET", fence.Row{Dialect: sqldialect.MySQL, Table: "t"}, db, "", nil},
+		{"nil Querier", fence.Row{Dialect: sqldialect.MySQL, Table: "t"}, nil, "a = ?", nil},
 	}
 	for _, c := range rows {
 		if err := c.g.Update(ctx, c.q, 1, 1, c.set, 1); err == nil || c.want != nil && !errors.Is(err, c.want) {
@@ -243,11 +245,11 @@ func TestRefusesBadInput(t *testing.T) {
 		q        fence.Querier
 		resource string
 	}{
-		{"bad name", fence.Table{Dialect: fence.Postgres, Name: "a b"}, db, "r"},
+		{"bad name", fence.Table{Dialect: sqldialect.Postgres, Name: "a b"}, db, "r"},
 		{"no dialect", fence.Table{}, db, "r"},
-		{"empty resource", fence.Table{Dialect: fence.MySQL}, db, ""},
-		{"long resource", fence.Table{Dialect: fence.MySQL}, db, string(make([]byte, fence.MaxResourceLen+1))},
-		{"nil Querier", fence.Table{Dialect: fence.MySQL}, nil, "r"},
+		{"empty resource", fence.Table{Dialect: sqldialect.MySQL}, db, ""},
+		{"long resource", fence.Table{Dialect: sqldialect.MySQL}, db, string(make([]byte, fence.MaxResourceLen+1))},
+		{"nil Querier", fence.Table{Dialect: sqldialect.MySQL}, nil, "r"},
 	}
 	for _, c := range tables {
 		if err := c.g.Admit(ctx, c.q, c.resource, 1); err == nil {

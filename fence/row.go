@@ -5,17 +5,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/racefree/racefree/internal/sqlname"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // Row guards rows of one of your tables that carry a fence column: a bigint
 // holding the highest token written so far (0 for a row never written under
 // a lock). Names are plain identifiers; anything else is refused.
 type Row struct {
-	// Dialect is the database: Postgres or MySQL.
-	Dialect Dialect
+	// Dialect is the database: sqldialect.Postgres, or sqldialect.MySQL for
+	// MySQL or MariaDB (InnoDB).
+	Dialect sqldialect.Dialect
 	// Table is the table, "name" or "schema.name".
 	Table string
 	// IDColumn identifies a row (a primary or unique key); empty means "id".
@@ -30,8 +31,8 @@ type Row struct {
 //
 // so the write lands only if token is at least the row's fence, and raises
 // the fence to token. set is your SET list in the dialect's placeholders for
-// args ($1 ... $n on PostgreSQL, ? on MySQL); it is spliced into the
-// statement: it must be code, never input. A refused write returns a
+// args ($1 ... $n on PostgreSQL, ? on MySQL; g.Dialect.Rebind writes ? in
+// either); it is spliced into the statement: it must be code, never input. A refused write returns a
 // *StaleError (errors.Is ErrStaleToken) with the row's fence; a missing row,
 // ErrNotFound.
 //
@@ -71,7 +72,7 @@ func (g Row) Update(ctx context.Context, q Querier, id any, token uint64, set st
 			return fmt.Errorf("fence: update %s: %w", resource, ErrNotFound)
 		case fence > tok:
 			return stale(resource, token, fence)
-		case sawRow && g.Dialect == MySQL:
+		case sawRow && g.Dialect == sqldialect.MySQL:
 			return nil // matched twice with nothing to change
 		}
 		// The row is at a fence the token passes, yet nothing was written:
@@ -96,6 +97,9 @@ func (g Row) statements(set string, n int) (rowStatements, error) {
 	if fenceCol == "" {
 		fenceCol = "fence"
 	}
+	if err := g.Dialect.Validate(); err != nil {
+		return nil, fmt.Errorf("fence: Row %s: %w", g.Table, err)
+	}
 	for _, err := range []error{
 		sqlname.Table("fence: Row.Table", g.Table),
 		sqlname.Column("fence: Row.IDColumn", idCol),
@@ -108,20 +112,17 @@ func (g Row) statements(set string, n int) (rowStatements, error) {
 	if set == "" {
 		return nil, errors.New("fence: Row.Update needs a non-empty SET list")
 	}
-	switch g.Dialect {
-	case Postgres:
-		tokP, idP := "$"+strconv.Itoa(n+1), "$"+strconv.Itoa(n+2)
+	if g.Dialect == sqldialect.Postgres {
+		tokP, idP := g.Dialect.Placeholder(n+1), g.Dialect.Placeholder(n+2)
 		return pgRow{"WITH upd AS (UPDATE " + g.Table + " SET " + set + ", " + fenceCol + " = " + tokP +
 			" WHERE " + idCol + " = " + idP + " AND " + fenceCol + " <= " + tokP + " RETURNING 1)\n" +
 			"SELECT EXISTS (SELECT FROM upd), (SELECT " + fenceCol + " FROM " + g.Table + " WHERE " + idCol + " = " + idP + ")"}, nil
-	case MySQL:
-		// The token is bound twice: SET fence = ? ... AND fence <= ?.
-		return myRow{
-			update: "UPDATE " + g.Table + " SET " + set + ", " + fenceCol + " = ? WHERE " + idCol + " = ? AND " + fenceCol + " <= ?",
-			read:   "SELECT " + fenceCol + " FROM " + g.Table + " WHERE " + idCol + " = ? LOCK IN SHARE MODE",
-		}, nil
 	}
-	return nil, fmt.Errorf("fence: Row %s has an unknown %v: use Postgres or MySQL", g.Table, g.Dialect)
+	// The token is bound twice: SET fence = ? ... AND fence <= ?.
+	return myRow{
+		update: "UPDATE " + g.Table + " SET " + set + ", " + fenceCol + " = ? WHERE " + idCol + " = ? AND " + fenceCol + " <= ?",
+		read:   "SELECT " + fenceCol + " FROM " + g.Table + " WHERE " + idCol + " = ? LOCK IN SHARE MODE",
+	}, nil
 }
 
 type pgRow struct{ stmt string }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/racefree/racefree/internal/sqlname"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // DefaultTable is the fence table of a Table guard with an empty Name.
@@ -19,8 +20,9 @@ const MaxResourceLen = 255
 // per resource: its highest token. Use it inside the transaction that writes
 // the resource: Admit first, then the writes, then commit.
 type Table struct {
-	// Dialect is the database: Postgres or MySQL.
-	Dialect Dialect
+	// Dialect is the database: sqldialect.Postgres, or sqldialect.MySQL for
+	// MySQL or MariaDB (InnoDB).
+	Dialect sqldialect.Dialect
 	// Name is the fence table, "name" or "schema.name"; empty means
 	// DefaultTable.
 	Name string
@@ -29,7 +31,7 @@ type Table struct {
 // Schema returns the CREATE TABLE IF NOT EXISTS statement of the fence table,
 // for a migration tool.
 func (g Table) Schema() string {
-	if g.Dialect == MySQL {
+	if g.Dialect == sqldialect.MySQL {
 		return `CREATE TABLE IF NOT EXISTS ` + g.name() + ` (
 	resource VARBINARY(255) NOT NULL PRIMARY KEY,
 	token    BIGINT         NOT NULL
@@ -95,7 +97,7 @@ func (g Table) Admit(ctx context.Context, tx Querier, resource string, token uin
 
 func (g Table) admit(ctx context.Context, tx Querier, resource []byte, tok int64) (fence int64, admitted bool, err error) {
 	t := g.name()
-	if g.Dialect == MySQL {
+	if g.Dialect == sqldialect.MySQL {
 		_, err = tx.ExecContext(ctx, `INSERT INTO `+t+` (resource, token) VALUES (?, ?)
 ON DUPLICATE KEY UPDATE token = GREATEST(token, VALUES(token))`, resource, tok)
 		if err == nil {
@@ -123,8 +125,8 @@ func (g Table) name() string {
 }
 
 func (g Table) check() error {
-	if g.Dialect != Postgres && g.Dialect != MySQL {
-		return fmt.Errorf("fence: Table %s has an unknown %v: use Postgres or MySQL", g.name(), g.Dialect)
+	if err := g.Dialect.Validate(); err != nil {
+		return fmt.Errorf("fence: Table %s: %w", g.name(), err)
 	}
 	return sqlname.Table("fence: Table.Name", g.name())
 }

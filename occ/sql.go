@@ -5,32 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/racefree/racefree/cas"
 	"github.com/racefree/racefree/internal/sqlname"
+	"github.com/racefree/racefree/sqldialect"
 )
-
-// Dialect names the database of a Table.
-type Dialect int
-
-const (
-	// Postgres is PostgreSQL, with $1, $2, ... placeholders.
-	Postgres Dialect = iota + 1
-	// MySQL is MySQL or MariaDB (InnoDB), with ? placeholders.
-	MySQL
-)
-
-// String returns the dialect's name.
-func (d Dialect) String() string {
-	switch d {
-	case Postgres:
-		return "postgres"
-	case MySQL:
-		return "mysql"
-	}
-	return fmt.Sprintf("Dialect(%d)", int(d))
-}
 
 // Querier runs statements: a *sql.DB, *sql.Tx or *sql.Conn.
 type Querier interface {
@@ -44,8 +23,9 @@ type Querier interface {
 // write the row only through Update (or with version = version + 1 in your
 // own statements). Names are plain identifiers; anything else is refused.
 type Table struct {
-	// Dialect is the database: Postgres or MySQL.
-	Dialect Dialect
+	// Dialect is the database: sqldialect.Postgres, or sqldialect.MySQL for
+	// MySQL or MariaDB (InnoDB).
+	Dialect sqldialect.Dialect
 	// Name is the table, "name" or "schema.name".
 	Name string
 	// IDColumn is the column that identifies a row (a primary or unique
@@ -61,8 +41,9 @@ type Table struct {
 //
 // and returns the row's new version (version+1). set is the caller's SET list
 // in the dialect's placeholders for args ($1 ... $n on PostgreSQL, ? on
-// MySQL); the id and version are bound after them. set is spliced into the
-// statement: it must be code, never input.
+// MySQL; t.Dialect.Rebind writes ? in either); the id and version are bound
+// after them. set is spliced into the statement: it must be code, never
+// input.
 //
 // When no row matched, Update returns an error wrapping cas.ErrConflict if the
 // row exists at another version (someone wrote it since it was read at
@@ -119,6 +100,9 @@ func (t Table) statements(set string, n int) (rowStatements, error) {
 	if verCol == "" {
 		verCol = "version"
 	}
+	if err := t.Dialect.Validate(); err != nil {
+		return nil, fmt.Errorf("occ: Table %s: %w", t.Name, err)
+	}
 	for _, err := range []error{
 		sqlname.Table("occ: Table.Name", t.Name),
 		sqlname.Column("occ: Table.IDColumn", idCol),
@@ -132,18 +116,15 @@ func (t Table) statements(set string, n int) (rowStatements, error) {
 		return nil, errors.New("occ: Table.Update needs a non-empty SET list")
 	}
 	update := "UPDATE " + t.Name + " SET " + set + ", " + verCol + " = " + verCol + " + 1 WHERE " + idCol + " = "
-	switch t.Dialect {
-	case Postgres:
-		idP, verP := "$"+strconv.Itoa(n+1), "$"+strconv.Itoa(n+2)
+	if t.Dialect == sqldialect.Postgres {
+		idP, verP := t.Dialect.Placeholder(n+1), t.Dialect.Placeholder(n+2)
 		return pgRow{stmt: "WITH upd AS (" + update + idP + " AND " + verCol + " = " + verP + " RETURNING " + verCol + ")\n" +
 			"SELECT (SELECT " + verCol + " FROM upd), (SELECT " + verCol + " FROM " + t.Name + " WHERE " + idCol + " = " + idP + ")"}, nil
-	case MySQL:
-		return myRow{
-			update: update + "? AND " + verCol + " = ?",
-			read:   "SELECT " + verCol + " FROM " + t.Name + " WHERE " + idCol + " = ? LOCK IN SHARE MODE",
-		}, nil
 	}
-	return nil, fmt.Errorf("occ: Table %s has an unknown %v: use Postgres or MySQL", t.Name, t.Dialect)
+	return myRow{
+		update: update + "? AND " + verCol + " = ?",
+		read:   "SELECT " + verCol + " FROM " + t.Name + " WHERE " + idCol + " = ? LOCK IN SHARE MODE",
+	}, nil
 }
 
 // pgRow is an Update on PostgreSQL: one statement that writes and, when it

@@ -8,15 +8,16 @@ import (
 	"log"
 
 	"github.com/racefree/racefree/occ"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // An optimistic withdrawal from a row of the application's own table:
 // read the balance and version, write it back only if nobody wrote in
-// between, and retry on a conflict. On MySQL: occ.MySQL and "balance = ?".
+// between, and retry on a conflict. On MySQL: sqldialect.MySQL and "balance = ?".
 func ExampleTable_Update() {
 	ctx := context.Background()
 	var db *sql.DB // sql.Open("pgx", dsn); the table has a "version" column
-	accounts := occ.Table{Dialect: occ.Postgres, Name: "accounts"}
+	accounts := occ.Table{Dialect: sqldialect.Postgres, Name: "accounts"}
 
 	stats, err := occ.Retry(ctx, "account 42", func(ctx context.Context) error {
 		var balance, version int64

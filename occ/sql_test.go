@@ -12,20 +12,21 @@ import (
 	"github.com/racefree/racefree/internal/sqlname"
 	"github.com/racefree/racefree/internal/testenv"
 	"github.com/racefree/racefree/occ"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // sqlDB is one database the row helpers are tested on.
 type sqlDB struct {
 	name    string
-	dialect occ.Dialect
+	dialect sqldialect.Dialect
 	open    func(testing.TB) *sql.DB
 	// set is the SET list that stores its one argument in balance.
 	set string
 }
 
 var sqlDBs = []sqlDB{
-	{"PostgreSQL", occ.Postgres, testenv.Postgres, "balance = $1"},
-	{"MySQL", occ.MySQL, testenv.MySQL, "balance = ?"},
+	{"PostgreSQL", sqldialect.Postgres, testenv.Postgres, "balance = $1"},
+	{"MySQL", sqldialect.MySQL, testenv.MySQL, "balance = ?"},
 }
 
 // accounts creates the test's accounts table with rows id 1..n, balance 0,
@@ -232,7 +233,7 @@ func TestRetry(t *testing.T) {
 func TestTableUpdateRefusesBadInput(t *testing.T) {
 	ctx := t.Context()
 	db := &sql.DB{} // never used: every case fails before I/O
-	good := occ.Table{Dialect: occ.Postgres, Name: "accounts"}
+	good := occ.Table{Dialect: sqldialect.Postgres, Name: "accounts"}
 	cases := []struct {
 		name  string
 		table occ.Table
@@ -240,11 +241,12 @@ func TestTableUpdateRefusesBadInput(t *testing.T) {
 		set   string
 		want  error
 	}{
-		{"injection in the name", occ.Table{Dialect: occ.Postgres, Name: "a; DROP TABLE b"}, db, "x = $1", sqlname.ErrInvalid},
-		{"empty name", occ.Table{Dialect: occ.MySQL}, db, "x = ?", sqlname.ErrInvalid},
-		{"bad id column", occ.Table{Dialect: occ.MySQL, Name: "t", IDColumn: "id`"}, db, "x = ?", sqlname.ErrInvalid},
-		{"bad version column", occ.Table{Dialect: occ.MySQL, Name: "t", VersionColumn: "v v"}, db, "x = ?", sqlname.ErrInvalid},
-		{"no dialect", occ.Table{Name: "t"}, db, "x = ?", nil},
+		{"injection in the name", occ.Table{Dialect: sqldialect.Postgres, Name: "a; DROP TABLE b"}, db, "x = $1", sqlname.ErrInvalid},
+		{"empty name", occ.Table{Dialect: sqldialect.MySQL}, db, "x = ?", sqlname.ErrInvalid},
+		{"bad id column", occ.Table{Dialect: sqldialect.MySQL, Name: "t", IDColumn: "id`"}, db, "x = ?", sqlname.ErrInvalid},
+		{"bad version column", occ.Table{Dialect: sqldialect.MySQL, Name: "t", VersionColumn: "v v"}, db, "x = ?", sqlname.ErrInvalid},
+		{"no dialect", occ.Table{Name: "t"}, db, "x = ?", sqldialect.ErrUnknown},
+		{"unknown dialect", occ.Table{Dialect: 7, Name: "t"}, db, "x = ?", sqldialect.ErrUnknown},
 		{"empty SET", good, db, "", nil},
 		{"nil Querier", good, nil, "x = $1", nil},
 	}

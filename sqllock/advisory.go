@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // DefaultPingInterval is how often an AdvisoryLocker checks the connection
@@ -54,9 +55,9 @@ var _ lock.Locker = (*AdvisoryLocker)(nil)
 // NewAdvisoryLocker returns an AdvisoryLocker on db (opened with the driver
 // that matches d). defaults apply to every Acquire and TryAcquire. It does no
 // I/O.
-func NewAdvisoryLocker(db *sql.DB, d Dialect, cfg AdvisoryConfig, defaults ...lock.Option) (*AdvisoryLocker, error) {
-	if db == nil || d == nil {
-		return nil, fmt.Errorf("%w: NewAdvisoryLocker needs a *sql.DB and a Dialect", ErrInvalidArgument)
+func NewAdvisoryLocker(db *sql.DB, d sqldialect.Dialect, cfg AdvisoryConfig, defaults ...lock.Option) (*AdvisoryLocker, error) {
+	if err := checkPool("NewAdvisoryLocker", db, d); err != nil {
+		return nil, err
 	}
 	if cfg.PingInterval < 0 {
 		return nil, fmt.Errorf("%w: negative PingInterval %v", ErrInvalidArgument, cfg.PingInterval)
@@ -71,7 +72,7 @@ func NewAdvisoryLocker(db *sql.DB, d Dialect, cfg AdvisoryConfig, defaults ...lo
 // advisoryBackend implements lock.Backend and lock.Waiter on advisory locks.
 type advisoryBackend struct {
 	db   *sql.DB
-	d    Dialect
+	d    sqldialect.Dialect
 	ping time.Duration
 }
 
@@ -81,9 +82,9 @@ var (
 )
 
 func (b *advisoryBackend) Properties() lock.Properties {
-	_, pg := b.d.(postgres)
+	pg := b.d == sqldialect.Postgres
 	return lock.Properties{
-		Name: "sqllock-advisory-" + b.d.Name(),
+		Name: "sqllock-advisory-" + dialectName(b.d),
 		// PostgreSQL queues the waiters of pg_advisory_lock in arrival order;
 		// MariaDB's waiters retry GET_LOCK every second, so may overtake.
 		FIFO:          pg,
@@ -107,7 +108,7 @@ func myLockName(key string) string {
 }
 
 func (b *advisoryBackend) lockID(key string) any {
-	if _, pg := b.d.(postgres); pg {
+	if b.d == sqldialect.Postgres {
 		return pgAdvisoryKey(key)
 	}
 	return myLockName(key)
@@ -120,7 +121,7 @@ func (b *advisoryBackend) TryGrant(ctx context.Context, key string, ttl time.Dur
 	}
 	id := b.lockID(key)
 	q := "SELECT pg_try_advisory_lock($1)"
-	if _, pg := b.d.(postgres); !pg {
+	if b.d != sqldialect.Postgres {
 		q = "SELECT COALESCE(GET_LOCK(?, 0), 0) = 1"
 	}
 	var ok bool
@@ -142,7 +143,7 @@ func (b *advisoryBackend) WaitGrant(ctx context.Context, key string, ttl time.Du
 		return nil, err
 	}
 	id := b.lockID(key)
-	if _, pg := b.d.(postgres); pg {
+	if b.d == sqldialect.Postgres {
 		err = b.pgWait(ctx, conn, id)
 	} else {
 		err = myWait(ctx, conn, id)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // advisoryGrant is an advisory lock held by the session of conn.
@@ -133,7 +134,7 @@ func (g *advisoryGrant) Release(ctx context.Context) error {
 		return err
 	}
 	q := "SELECT pg_advisory_unlock($1)"
-	if _, pg := g.b.d.(postgres); !pg {
+	if g.b.d != sqldialect.Postgres {
 		q = "SELECT COALESCE(RELEASE_LOCK(?), 0) = 1"
 	}
 	var ok bool

@@ -9,6 +9,7 @@ import (
 
 	"github.com/racefree/racefree/lock"
 	"github.com/racefree/racefree/lock/locktest"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // testPing is the ping interval of the advisory Lockers under test.
@@ -79,9 +80,9 @@ func TestAdvisoryDoneOnConnectionLoss(t *testing.T) {
 func TestAdvisoryBadInput(t *testing.T) {
 	pool := databases[0].open(t)
 	for name, err := range map[string]error{
-		"nil db":        second(NewAdvisoryLocker(nil, Postgres, AdvisoryConfig{})),
-		"nil dialect":   second(NewAdvisoryLocker(pool, nil, AdvisoryConfig{})),
-		"negative ping": second(NewAdvisoryLocker(pool, Postgres, AdvisoryConfig{PingInterval: -1})),
+		"nil db":        second(NewAdvisoryLocker(nil, sqldialect.Postgres, AdvisoryConfig{})),
+		"nil dialect":   second(NewAdvisoryLocker(pool, 0, AdvisoryConfig{})),
+		"negative ping": second(NewAdvisoryLocker(pool, sqldialect.Postgres, AdvisoryConfig{PingInterval: -1})),
 	} {
 		if !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // lockerKinds are the Lockers of the package, by name.
@@ -182,17 +183,17 @@ func BenchmarkCounter(b *testing.B) {
 
 // incrementLocked adds one to counter id under a row lock; it returns the
 // number of transaction retries.
-func incrementLocked(ctx context.Context, pool *sql.DB, d Dialect, id int) (int, error) {
+func incrementLocked(ctx context.Context, pool *sql.DB, d sqldialect.Dialect, id int) (int, error) {
 	attempts := 0
 	err := WithTx(ctx, pool, &TxOptions{MaxAttempts: 100}, func(tx *sql.Tx) error {
 		attempts++
 		var n int64
 		err := RowLock{Dialect: d}.Query(ctx, tx, func(r *sql.Rows) error { return r.Scan(&n) },
-			sqlFor(d, "SELECT n FROM counters WHERE id = ?"), id)
+			d.Rebind("SELECT n FROM counters WHERE id = ?"), id)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, sqlFor(d, "UPDATE counters SET n = ? WHERE id = ?"), n+1, id)
+		_, err = tx.ExecContext(ctx, d.Rebind("UPDATE counters SET n = ? WHERE id = ?"), n+1, id)
 		return err
 	})
 	return attempts - 1, err
@@ -200,13 +201,13 @@ func incrementLocked(ctx context.Context, pool *sql.DB, d Dialect, id int) (int,
 
 // incrementOptimistic adds one to counter id with a version check; it
 // returns the number of retries after a conflict.
-func incrementOptimistic(ctx context.Context, pool *sql.DB, d Dialect, id int) (int, error) {
+func incrementOptimistic(ctx context.Context, pool *sql.DB, d sqldialect.Dialect, id int) (int, error) {
 	for retries := 0; retries < 10000; retries++ {
 		var n, version int64
-		if err := pool.QueryRowContext(ctx, sqlFor(d, "SELECT n, version FROM counters WHERE id = ?"), id).Scan(&n, &version); err != nil {
+		if err := pool.QueryRowContext(ctx, d.Rebind("SELECT n, version FROM counters WHERE id = ?"), id).Scan(&n, &version); err != nil {
 			return retries, err
 		}
-		res, err := pool.ExecContext(ctx, sqlFor(d, "UPDATE counters SET n = ?, version = version + 1 WHERE id = ? AND version = ?"), n+1, id, version)
+		res, err := pool.ExecContext(ctx, d.Rebind("UPDATE counters SET n = ?, version = version + 1 WHERE id = ? AND version = ?"), n+1, id, version)
 		if err != nil {
 			return retries, err
 		}

@@ -3,57 +3,66 @@ package sqllock
 import (
 	"database/sql"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/racefree/racefree/internal/sqlname"
+	"github.com/racefree/racefree/sqldialect"
 )
 
-// Dialect is the SQL flavour of a database: Postgres or MariaDB. It decides
-// the locking clauses, placeholders, error codes and the statements of the
-// Lockers. The set of dialects is closed.
-type Dialect interface {
-	// Name is "postgres" or "mariadb".
-	Name() string
+// What sqllock does differently per sqldialect.Dialect: sqldialect.Postgres
+// is PostgreSQL 12 or later through pgx; sqldialect.MySQL must be MariaDB
+// 10.6 or later (MySQL 8 lacks sequences, which give the LeaseLocker its
+// fencing tokens, LOCK IN SHARE MODE NOWAIT / SKIP LOCKED and the WAIT n
+// clause; see the package documentation).
 
-	placeholder(n int) string // the n-th (1-based) bind parameter
-	quote(ident string) string
-	lockClause(mode Mode, wait WaitPolicy) string
+// checkDialect refuses a value that is not a sqldialect.Dialect.
+func checkDialect(what string, d sqldialect.Dialect) error {
+	if err := d.Validate(); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrInvalidArgument, what, err)
+	}
+	return nil
 }
 
-// Postgres is the dialect of PostgreSQL (12 or later) through pgx, either the
-// database/sql driver "pgx" (github.com/jackc/pgx/v5/stdlib) or pgx natively.
-var Postgres Dialect = postgres{}
-
-// MariaDB is the dialect of MariaDB 10.6 or later through
-// github.com/go-sql-driver/mysql. MySQL 8 is not supported: it lacks sequences
-// (the lease Locker's fencing tokens), LOCK IN SHARE MODE NOWAIT / SKIP LOCKED
-// and the WAIT n clause (see the package documentation).
-var MariaDB Dialect = mariadb{}
-
-// DialectOf returns the dialect of db from its driver: Postgres for pgx's
-// database/sql driver, MariaDB for go-sql-driver/mysql. It does no I/O.
-func DialectOf(db *sql.DB) (Dialect, error) {
+// checkPool refuses a nil *sql.DB or a Dialect checkDialect refuses.
+func checkPool(what string, db *sql.DB, d sqldialect.Dialect) error {
 	if db == nil {
-		return nil, fmt.Errorf("%w: nil *sql.DB", ErrInvalidArgument)
+		return fmt.Errorf("%w: %s needs a *sql.DB", ErrInvalidArgument, what)
 	}
-	switch db.Driver().(type) {
-	case *stdlib.Driver:
-		return Postgres, nil
-	case *mysql.MySQLDriver, mysql.MySQLDriver:
-		return MariaDB, nil
-	}
-	return nil, fmt.Errorf("%w: no dialect for the driver %T", ErrInvalidArgument, db.Driver())
+	return checkDialect(what, d)
 }
 
-type postgres struct{}
+// dialectName names the database in the Lockers' properties: "postgres" or
+// "mariadb".
+func dialectName(d sqldialect.Dialect) string {
+	if d == sqldialect.MySQL {
+		return "mariadb"
+	}
+	return d.String()
+}
 
-func (postgres) Name() string              { return "postgres" }
-func (postgres) placeholder(n int) string  { return "$" + strconv.Itoa(n) }
-func (postgres) quote(ident string) string { return quoteParts(ident, `"`) }
-func (postgres) lockClause(m Mode, w WaitPolicy) string {
+// quote quotes each part of a checked identifier.
+func quote(d sqldialect.Dialect, ident string) string {
+	q := `"`
+	if d == sqldialect.MySQL {
+		q = "`"
+	}
+	parts := strings.Split(ident, ".")
+	for i, p := range parts {
+		parts[i] = q + p + q
+	}
+	return strings.Join(parts, ".")
+}
+
+// lockClause is the locking clause RowLock appends to a SELECT.
+func lockClause(d sqldialect.Dialect, m Mode, w WaitPolicy) string {
+	if d == sqldialect.Postgres {
+		return pgLockClause(m, w)
+	}
+	return mariadbLockClause(m, w)
+}
+
+func pgLockClause(m Mode, w WaitPolicy) string {
 	clause := "FOR UPDATE"
 	if m == Shared {
 		clause = "FOR SHARE"
@@ -68,12 +77,7 @@ func (postgres) lockClause(m Mode, w WaitPolicy) string {
 	return clause
 }
 
-type mariadb struct{}
-
-func (mariadb) Name() string              { return "mariadb" }
-func (mariadb) placeholder(int) string    { return "?" }
-func (mariadb) quote(ident string) string { return quoteParts(ident, "`") }
-func (mariadb) lockClause(m Mode, w WaitPolicy) string {
+func mariadbLockClause(m Mode, w WaitPolicy) string {
 	clause := "FOR UPDATE"
 	if m == Shared {
 		clause = "LOCK IN SHARE MODE"
@@ -90,29 +94,29 @@ func (mariadb) lockClause(m Mode, w WaitPolicy) string {
 	return clause
 }
 
-// identPart is one part of a table name: a plain, unquoted SQL identifier.
-var identPart = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
+// maxIdentPart is the longest part of a table or column name sqllock takes:
+// it leaves room for the "_token" the lease table's sequence adds to its name.
+const maxIdentPart = 48
 
-// checkIdent accepts a table or column name, optionally schema-qualified
+// checkTable accepts a table name, optionally schema-qualified
 // ("schema.table"), whose parts are plain identifiers of at most 48 bytes.
-func checkIdent(ident string) error {
-	parts := strings.Split(ident, ".")
-	if len(parts) > 2 {
-		return fmt.Errorf("%w: identifier %q has more than two parts", ErrInvalidArgument, ident)
+func checkTable(name string) error {
+	return checkIdent(sqlname.Table("table", name), name)
+}
+
+// checkColumn accepts a column name: a plain identifier of at most 48 bytes.
+func checkColumn(name string) error {
+	return checkIdent(sqlname.Column("column", name), name)
+}
+
+func checkIdent(syntax error, name string) error {
+	if syntax != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, syntax)
 	}
-	for _, p := range parts {
-		if !identPart.MatchString(p) {
-			return fmt.Errorf("%w: %q is not a plain SQL identifier ([A-Za-z_][A-Za-z0-9_]*, at most 48 bytes per part)", ErrInvalidArgument, ident)
+	for _, part := range strings.Split(name, ".") {
+		if len(part) > maxIdentPart {
+			return fmt.Errorf("%w: %q has a part longer than %d bytes", ErrInvalidArgument, name, maxIdentPart)
 		}
 	}
 	return nil
-}
-
-// quoteParts quotes each part of a checked identifier.
-func quoteParts(ident, q string) string {
-	parts := strings.Split(ident, ".")
-	for i, p := range parts {
-		parts[i] = q + p + q
-	}
-	return strings.Join(parts, ".")
 }

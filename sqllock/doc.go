@@ -1,9 +1,12 @@
 // Package sqllock is pessimistic locking on PostgreSQL and MariaDB: row locks
 // inside your transaction, and two lock.Lockers built on the database.
 //
-// One API serves both databases; a Dialect (Postgres, MariaDB, or DialectOf a
-// *sql.DB) picks the SQL. PostgreSQL is reached through pgx (database/sql
-// driver "pgx"), MariaDB through github.com/go-sql-driver/mysql.
+// One API serves both databases; a sqldialect.Dialect picks the SQL:
+// sqldialect.Postgres for PostgreSQL through pgx (database/sql driver "pgx"),
+// sqldialect.MySQL for MariaDB through github.com/go-sql-driver/mysql, or
+// sqldialect.Of a *sql.DB. Of the MySQL family sqllock needs MariaDB 10.6 or
+// later: MySQL 8 lacks sequences (the LeaseLocker's fencing tokens),
+// LOCK IN SHARE MODE NOWAIT / SKIP LOCKED and the WAIT n clause.
 //
 // # Row locks
 //

@@ -28,8 +28,8 @@ var (
 	ErrSerialization = errors.New("sqllock: serialization failure")
 
 	// ErrInvalidArgument rejects input that cannot work: a nil *sql.DB or
-	// transaction, a nil dialect or callback, a table name that is not a plain
-	// identifier.
+	// transaction, a sqldialect.Dialect that is neither Postgres nor MySQL, a
+	// nil callback, a table name that is not a plain identifier.
 	ErrInvalidArgument = errors.New("sqllock: invalid argument")
 )
 

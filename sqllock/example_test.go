@@ -10,6 +10,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
 	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/sqldialect"
 	"github.com/racefree/racefree/sqllock"
 )
 
@@ -22,7 +23,7 @@ func ExampleRowLock() {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	seat := sqllock.RowLock{Dialect: sqllock.Postgres, Mode: sqllock.Exclusive, Wait: sqllock.NoWait}
+	seat := sqllock.RowLock{Dialect: sqldialect.Postgres, Mode: sqllock.Exclusive, Wait: sqllock.NoWait}
 	err = sqllock.WithTx(ctx, db, nil, func(tx *sql.Tx) error {
 		var status string
 		if err := seat.Query(ctx, tx, func(r *sql.Rows) error { return r.Scan(&status) },
@@ -52,7 +53,7 @@ func ExampleLockIDs() {
 	ctx := context.Background()
 	from, to, amount := 7, 3, 100
 	err = sqllock.WithTx(ctx, db, &sqllock.TxOptions{MaxAttempts: 3}, func(tx *sql.Tx) error {
-		ids, err := sqllock.LockIDs(ctx, tx, sqllock.RowLock{Dialect: sqllock.Postgres}, "accounts", "id", from, to)
+		ids, err := sqllock.LockIDs(ctx, tx, sqllock.RowLock{Dialect: sqldialect.Postgres}, "accounts", "id", from, to)
 		if err != nil {
 			return err
 		}
@@ -76,7 +77,7 @@ func ExampleNewLeaseLocker() {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	locker, err := sqllock.NewLeaseLocker(db, sqllock.Postgres, sqllock.LeaseConfig{})
+	locker, err := sqllock.NewLeaseLocker(db, sqldialect.Postgres, sqllock.LeaseConfig{})
 	if err != nil {
 		return
 	}

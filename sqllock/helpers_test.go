@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"net"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,26 +13,27 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/racefree/racefree/internal/testenv"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // database is one of the two databases every test runs against.
 type database struct {
 	name    string
-	dialect Dialect
+	dialect sqldialect.Dialect
 	open    func(t testing.TB) *sql.DB // a new pool on the test's schema
 	dsn     func(t testing.TB) string
 }
 
 var databases = []database{
-	{"postgres", Postgres, func(t testing.TB) *sql.DB { return testenv.Postgres(t) }, testenv.PostgresDSN},
-	{"mariadb", MariaDB, func(t testing.TB) *sql.DB { return testenv.MySQL(t) }, testenv.MySQLDSN},
+	{"postgres", sqldialect.Postgres, func(t testing.TB) *sql.DB { return testenv.Postgres(t) }, testenv.PostgresDSN},
+	{"mariadb", sqldialect.MySQL, func(t testing.TB) *sql.DB { return testenv.MySQL(t) }, testenv.MySQLDSN},
 }
 
 // openOn opens a new pool on owner's schema, closed when t ends: the cases
 // of a conformance run share one schema, made before their clocks start.
 func (db database) openOn(owner, t testing.TB) *sql.DB {
 	driver := "mysql"
-	if _, pg := db.dialect.(postgres); pg {
+	if db.dialect == sqldialect.Postgres {
 		driver = "pgx"
 	}
 	pool, err := sql.Open(driver, db.dsn(owner))
@@ -58,27 +57,9 @@ func testCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-// sqlFor rewrites the ? placeholders of query for the dialect.
-func sqlFor(d Dialect, query string) string {
-	if _, pg := d.(postgres); !pg {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func mustExec(t testing.TB, db *sql.DB, d Dialect, query string, args ...any) {
+func mustExec(t testing.TB, db *sql.DB, d sqldialect.Dialect, query string, args ...any) {
 	t.Helper()
-	if _, err := db.ExecContext(testCtx(t), sqlFor(d, query), args...); err != nil {
+	if _, err := db.ExecContext(testCtx(t), d.Rebind(query), args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 }
@@ -116,7 +97,7 @@ func crashableDB(t testing.TB, db database, owner testing.TB) (*sql.DB, func()) 
 		}
 	}
 	var pool *sql.DB
-	if _, pg := db.dialect.(postgres); pg {
+	if db.dialect == sqldialect.Postgres {
 		cfg, err := pgx.ParseConfig(db.dsn(owner))
 		if err != nil {
 			t.Fatal(err)

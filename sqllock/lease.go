@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // DefaultLeaseTable is the lease table of a LeaseLocker whose LeaseConfig
@@ -47,19 +48,19 @@ var _ lock.Locker = (*LeaseLocker)(nil)
 // NewLeaseLocker returns a LeaseLocker on db (opened with the driver that
 // matches d). defaults apply to every Acquire and TryAcquire. It does no
 // I/O.
-func NewLeaseLocker(db *sql.DB, d Dialect, cfg LeaseConfig, defaults ...lock.Option) (*LeaseLocker, error) {
-	if db == nil || d == nil {
-		return nil, fmt.Errorf("%w: NewLeaseLocker needs a *sql.DB and a Dialect", ErrInvalidArgument)
+func NewLeaseLocker(db *sql.DB, d sqldialect.Dialect, cfg LeaseConfig, defaults ...lock.Option) (*LeaseLocker, error) {
+	if err := checkPool("NewLeaseLocker", db, d); err != nil {
+		return nil, err
 	}
 	table := cfg.Table
 	if table == "" {
 		table = DefaultLeaseTable
 	}
-	if err := checkIdent(table); err != nil {
+	if err := checkTable(table); err != nil {
 		return nil, err
 	}
-	b := &leaseBackend{db: db, d: d, table: d.quote(table), seq: d.quote(table + "_token")}
-	if _, pg := d.(postgres); pg && !cfg.PollOnly {
+	b := &leaseBackend{db: db, d: d, table: quote(d, table), seq: quote(d, table+"_token")}
+	if d == sqldialect.Postgres && !cfg.PollOnly {
 		b.listener = newListener(db, table)
 	}
 	return &LeaseLocker{Client: lock.New(b, defaults...), b: b}, nil
@@ -68,7 +69,7 @@ func NewLeaseLocker(db *sql.DB, d Dialect, cfg LeaseConfig, defaults ...lock.Opt
 // Schema returns the statements that create the lease table and its
 // sequence, for a migration. EnsureSchema runs them.
 func (l *LeaseLocker) Schema() []string {
-	if _, pg := l.b.d.(postgres); pg {
+	if l.b.d == sqldialect.Postgres {
 		return []string{
 			"CREATE SEQUENCE IF NOT EXISTS " + l.b.seq,
 			"CREATE TABLE IF NOT EXISTS " + l.b.table + ` (
@@ -103,7 +104,7 @@ func (l *LeaseLocker) EnsureSchema(ctx context.Context) error {
 // leaseBackend implements lock.Backend on the lease table.
 type leaseBackend struct {
 	db         *sql.DB
-	d          Dialect
+	d          sqldialect.Dialect
 	table, seq string    // quoted
 	listener   *listener // PostgreSQL LISTEN/NOTIFY; nil when polling
 }
@@ -115,7 +116,7 @@ const leaseMinTTL = 100 * time.Millisecond
 
 func (b *leaseBackend) Properties() lock.Properties {
 	return lock.Properties{
-		Name:         "sqllock-lease-" + b.d.Name(),
+		Name:         "sqllock-lease-" + dialectName(b.d),
 		Fencing:      true,
 		Linearizable: true, // one primary decides, in a transaction
 		LeaseTTL:     true,
@@ -133,7 +134,7 @@ func (b *leaseBackend) ValidateKey(key string) error {
 }
 
 func (b *leaseBackend) TryGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
-	if _, pg := b.d.(postgres); pg {
+	if b.d == sqldialect.Postgres {
 		return b.pgGrant(ctx, key, ttl)
 	}
 	return b.myGrant(ctx, key, ttl)
@@ -158,14 +159,14 @@ type leaseGrant struct {
 func (g *leaseGrant) Token() uint64 { return g.token }
 
 func (g *leaseGrant) Refresh(ctx context.Context, ttl time.Duration) error {
-	if _, pg := g.b.d.(postgres); pg {
+	if g.b.d == sqldialect.Postgres {
 		return g.pgRefresh(ctx, ttl)
 	}
 	return g.myRefresh(ctx, ttl)
 }
 
 func (g *leaseGrant) Release(ctx context.Context) error {
-	if _, pg := g.b.d.(postgres); pg {
+	if g.b.d == sqldialect.Postgres {
 		return g.pgRelease(ctx)
 	}
 	return g.myRelease(ctx)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/racefree/racefree/lock"
 	"github.com/racefree/racefree/lock/locktest"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 var schemaMade sync.Map // testing.TB -> struct{}: the lease table exists in its schema
@@ -101,9 +102,9 @@ func TestLeasePollOnly(t *testing.T) {
 func TestLeaseLockerBadInput(t *testing.T) {
 	pool := databases[0].open(t)
 	for name, err := range map[string]error{
-		"nil db":      second(NewLeaseLocker(nil, Postgres, LeaseConfig{})),
-		"nil dialect": second(NewLeaseLocker(pool, nil, LeaseConfig{})),
-		"bad table":   second(NewLeaseLocker(pool, Postgres, LeaseConfig{Table: "locks; --"})),
+		"nil db":      second(NewLeaseLocker(nil, sqldialect.Postgres, LeaseConfig{})),
+		"nil dialect": second(NewLeaseLocker(pool, 0, LeaseConfig{})),
+		"bad table":   second(NewLeaseLocker(pool, sqldialect.Postgres, LeaseConfig{Table: "locks; --"})),
 	} {
 		if !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)

@@ -24,11 +24,11 @@ func LockIDs[T cmp.Ordered](ctx context.Context, tx *sql.Tx, l RowLock, table, c
 	if err := l.check(tx); err != nil {
 		return nil, err
 	}
-	if err := checkIdent(table); err != nil {
+	if err := checkTable(table); err != nil {
 		return nil, err
 	}
-	if err := checkIdent(column); err != nil || strings.Contains(column, ".") {
-		return nil, fmt.Errorf("%w: column %q is not a plain SQL identifier", ErrInvalidArgument, column)
+	if err := checkColumn(column); err != nil {
+		return nil, err
 	}
 	if len(ids) == 0 {
 		return nil, nil
@@ -36,15 +36,15 @@ func LockIDs[T cmp.Ordered](ctx context.Context, tx *sql.Tx, l RowLock, table, c
 	marks := make([]string, len(ids))
 	args := make([]any, len(ids))
 	for i, id := range ids {
-		marks[i] = l.Dialect.placeholder(i + 1)
+		marks[i] = l.Dialect.Placeholder(i + 1)
 		args[i] = id
 	}
-	col := l.Dialect.quote(column)
+	col := quote(l.Dialect, column)
 	// The database locks rows as the ordered scan returns them (PostgreSQL's
 	// LockRows node sits above the sort; InnoDB locks index records in index
 	// order), so the ORDER BY is the lock order.
 	query := fmt.Sprintf("SELECT %s FROM %s WHERE %s IN (%s) ORDER BY %s",
-		col, l.Dialect.quote(table), col, strings.Join(marks, ", "), col)
+		col, quote(l.Dialect, table), col, strings.Join(marks, ", "), col)
 	locked := make([]T, 0, len(ids))
 	err := l.Query(ctx, tx, func(r *sql.Rows) error {
 		var id T

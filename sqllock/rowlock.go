@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // Mode is the strength of a row lock.
@@ -85,7 +87,7 @@ func (w WaitPolicy) millis() int64 {
 // RowLock locks the rows a SELECT reads, inside the caller's transaction:
 // the locks are held until that transaction commits or rolls back.
 //
-//	book := sqllock.RowLock{Dialect: sqllock.Postgres, Mode: sqllock.Exclusive, Wait: sqllock.NoWait}
+//	book := sqllock.RowLock{Dialect: sqldialect.Postgres, Mode: sqllock.Exclusive, Wait: sqllock.NoWait}
 //	err := book.Query(ctx, tx, func(r *sql.Rows) error { return r.Scan(&status) },
 //		"SELECT status FROM seats WHERE seat_id = $1", "A1")
 //	if errors.Is(err, lock.ErrNotAcquired) { /* someone is booking A1 right now */ }
@@ -95,7 +97,7 @@ func (w WaitPolicy) millis() int64 {
 // savepoint and roll back to it. A deadlock (ErrDeadlock) means: roll back
 // and start over (see WithTx).
 type RowLock struct {
-	Dialect Dialect
+	Dialect sqldialect.Dialect // sqldialect.Postgres, or sqldialect.MySQL for MariaDB
 	Mode    Mode
 	Wait    WaitPolicy
 }
@@ -115,17 +117,18 @@ func (l RowLock) Query(ctx context.Context, tx *sql.Tx, scan func(*sql.Rows) err
 	if scan == nil {
 		return fmt.Errorf("%w: nil scan function", ErrInvalidArgument)
 	}
-	query = strings.TrimRight(strings.TrimSpace(query), "; \t\n") + " " + l.Dialect.lockClause(l.Mode, l.Wait)
-	if _, pg := l.Dialect.(postgres); !pg || l.Wait == Wait || l.Wait == SkipLocked {
+	query = strings.TrimRight(strings.TrimSpace(query), "; \t\n") + " " + lockClause(l.Dialect, l.Mode, l.Wait)
+	if l.Dialect != sqldialect.Postgres || l.Wait == Wait || l.Wait == SkipLocked {
 		return Translate(queryRows(ctx, tx, scan, query, args))
 	}
 	return l.pgGuarded(ctx, tx, scan, query, args)
 }
 
 func (l RowLock) check(tx *sql.Tx) error {
+	if err := checkDialect("RowLock", l.Dialect); err != nil {
+		return err
+	}
 	switch {
-	case l.Dialect == nil:
-		return fmt.Errorf("%w: RowLock without a Dialect", ErrInvalidArgument)
 	case tx == nil:
 		return fmt.Errorf("%w: nil transaction", ErrInvalidArgument)
 	case l.Mode != Exclusive && l.Mode != Shared:

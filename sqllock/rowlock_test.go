@@ -3,6 +3,7 @@ package sqllock
 import (
 	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // seats makes a table of three free seats (ids 1, 2, 3).
@@ -90,7 +92,7 @@ func TestWaitAtMost(t *testing.T) {
 		if err != nil || len(got) != 1 {
 			t.Fatalf("lock freed within the wait: %v, %v", got, err)
 		}
-		if _, pg := db.dialect.(postgres); pg {
+		if db.dialect == sqldialect.Postgres {
 			var timeout string
 			if err := tx.QueryRowContext(testCtx(t), "SHOW lock_timeout").Scan(&timeout); err != nil || timeout != "0" {
 				t.Errorf("lock_timeout after WaitAtMost = %q (%v), want it restored to 0", timeout, err)
@@ -116,7 +118,7 @@ func TestWaitBlocksUntilCommit(t *testing.T) {
 		tx := begin(t, pool)
 		var status string
 		err := RowLock{Dialect: db.dialect}.Query(testCtx(t), tx, func(r *sql.Rows) error { return r.Scan(&status) },
-			sqlFor(db.dialect, "SELECT status FROM seats WHERE id = ?"), 1)
+			db.dialect.Rebind("SELECT status FROM seats WHERE id = ?"), 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,32 +226,38 @@ func TestRowLockBadInput(t *testing.T) {
 	tx := begin(t, pool)
 	ctx := testCtx(t)
 	for name, err := range map[string]error{
-		"nil dialect": RowLock{}.Query(ctx, tx, func(*sql.Rows) error { return nil }, "SELECT 1"),
-		"nil tx":      RowLock{Dialect: Postgres}.Query(ctx, nil, func(*sql.Rows) error { return nil }, "SELECT 1"),
-		"nil scan":    RowLock{Dialect: Postgres}.Query(ctx, tx, nil, "SELECT 1"),
-		"bad mode":    RowLock{Dialect: Postgres, Mode: 7}.Query(ctx, tx, func(*sql.Rows) error { return nil }, "SELECT 1"),
-		"bad wait":    RowLock{Dialect: Postgres, Wait: -9}.Query(ctx, tx, func(*sql.Rows) error { return nil }, "SELECT 1"),
+		"nil dialect":     RowLock{}.Query(ctx, tx, func(*sql.Rows) error { return nil }, "SELECT 1"),
+		"unknown dialect": RowLock{Dialect: 7}.Query(ctx, tx, func(*sql.Rows) error { return nil }, "SELECT 1"),
+		"nil tx":          RowLock{Dialect: sqldialect.Postgres}.Query(ctx, nil, func(*sql.Rows) error { return nil }, "SELECT 1"),
+		"nil scan":        RowLock{Dialect: sqldialect.Postgres}.Query(ctx, tx, nil, "SELECT 1"),
+		"bad mode":        RowLock{Dialect: sqldialect.Postgres, Mode: 7}.Query(ctx, tx, func(*sql.Rows) error { return nil }, "SELECT 1"),
+		"bad wait":        RowLock{Dialect: sqldialect.Postgres, Wait: -9}.Query(ctx, tx, func(*sql.Rows) error { return nil }, "SELECT 1"),
 	} {
 		if !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
 		}
 	}
-	for _, table := range []string{"", "seats; DROP TABLE x", `"seats"`, "a.b.c"} {
-		if _, err := LockIDs(ctx, tx, RowLock{Dialect: Postgres}, table, "id", 1); !errors.Is(err, ErrInvalidArgument) {
+	long := strings.Repeat("a", maxIdentPart+1)
+	for _, table := range []string{"", "seats; DROP TABLE x", `"seats"`, "a.b.c", long, "s." + long} {
+		if _, err := LockIDs(ctx, tx, RowLock{Dialect: sqldialect.Postgres}, table, "id", 1); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("table %q: %v, want ErrInvalidArgument", table, err)
 		}
 	}
-	if _, err := LockIDs(ctx, tx, RowLock{Dialect: Postgres}, "seats", "s.id", 1); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := LockIDs(ctx, tx, RowLock{Dialect: sqldialect.Postgres}, "seats", "s.id", 1); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("qualified column: %v, want ErrInvalidArgument", err)
 	}
-	if got, err := LockIDs[int](ctx, tx, RowLock{Dialect: Postgres}, "seats", "id"); got != nil || err != nil {
+	if got, err := LockIDs[int](ctx, tx, RowLock{Dialect: sqldialect.Postgres}, "seats", "id"); got != nil || err != nil {
 		t.Errorf("no ids: %v, %v, want nothing", got, err)
+	}
+	// The longest name is taken (the table does not exist: the database says so).
+	if _, err := LockIDs(ctx, tx, RowLock{Dialect: sqldialect.Postgres}, long[1:], "id", 1); err == nil || errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("table of %d bytes: %v, want the database's error", maxIdentPart, err)
 	}
 }
 
-func mustExecTx(t *testing.T, tx *sql.Tx, d Dialect, query string, args ...any) {
+func mustExecTx(t *testing.T, tx *sql.Tx, d sqldialect.Dialect, query string, args ...any) {
 	t.Helper()
-	if _, err := tx.ExecContext(testCtx(t), sqlFor(d, query), args...); err != nil {
+	if _, err := tx.ExecContext(testCtx(t), d.Rebind(query), args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 }

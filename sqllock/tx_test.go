@@ -30,7 +30,7 @@ func TestWithTxRetriesDeadlock(t *testing.T) {
 		l := RowLock{Dialect: db.dialect}
 		lockOne := func(tx *sql.Tx, id int) error {
 			return l.Query(testCtx(t), tx, func(r *sql.Rows) error { return r.Scan(new(int)) },
-				sqlFor(db.dialect, "SELECT balance FROM accounts WHERE id = ?"), id)
+				db.dialect.Rebind("SELECT balance FROM accounts WHERE id = ?"), id)
 		}
 		// Both first attempts hold one row and then ask for the other's.
 		var bothHoldOne sync.WaitGroup
@@ -49,7 +49,7 @@ func TestWithTxRetriesDeadlock(t *testing.T) {
 				if err := lockOne(tx, to); err != nil {
 					return err
 				}
-				_, err := tx.ExecContext(testCtx(t), sqlFor(db.dialect,
+				_, err := tx.ExecContext(testCtx(t), db.dialect.Rebind(
 					"UPDATE accounts SET balance = balance + CASE WHEN id = ? THEN -10 ELSE 10 END WHERE id IN (?, ?)"), from, from, to)
 				return err
 			})
@@ -96,7 +96,7 @@ func TestLockIDsTransfersDoNotDeadlock(t *testing.T) {
 						if len(ids) != 2 {
 							return fmt.Errorf("locked %v", ids)
 						}
-						_, err = tx.ExecContext(testCtx(t), sqlFor(db.dialect,
+						_, err = tx.ExecContext(testCtx(t), db.dialect.Rebind(
 							"UPDATE accounts SET balance = balance + CASE WHEN id = ? THEN -1 ELSE 1 END WHERE id IN (?, ?)"), from, from, to)
 						return err
 					})
@@ -168,16 +168,5 @@ func TestTranslate(t *testing.T) {
 	other := errors.New("other")
 	if Translate(other) != other || Translate(nil) != nil { //nolint:errorlint // identity
 		t.Error("Translate changed an error it does not know")
-	}
-}
-
-func TestDialectOf(t *testing.T) {
-	for _, db := range databases {
-		if d, err := DialectOf(db.open(t)); err != nil || d != db.dialect {
-			t.Errorf("DialectOf a %s pool: %v, %v", db.name, d, err)
-		}
-	}
-	if _, err := DialectOf(nil); !errors.Is(err, ErrInvalidArgument) {
-		t.Errorf("DialectOf(nil): %v, want ErrInvalidArgument", err)
 	}
 }

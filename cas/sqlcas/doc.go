@@ -1,6 +1,8 @@
 // Package sqlcas is a cas.Store on a versioned key/value table in PostgreSQL
 // or MySQL/MariaDB, through database/sql (drivers "pgx" of
 // github.com/jackc/pgx/v5/stdlib and "mysql" of github.com/go-sql-driver/mysql).
+// New takes the pool's sqldialect.Dialect: sqldialect.Postgres or
+// sqldialect.MySQL (MySQL 5.7 or later, MariaDB 10.3 or later).
 //
 // # Table
 //

@@ -11,11 +11,12 @@ import (
 	"github.com/racefree/racefree/cas"
 	"github.com/racefree/racefree/cas/sqlcas"
 	"github.com/racefree/racefree/occ"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // A seat map kept as versioned items in PostgreSQL; occ.Update reads,
 // changes and writes back without losing a concurrent booking. (MySQL:
-// sql.Open("mysql", dsn) and sqlcas.MySQL.)
+// sql.Open("mysql", dsn) and sqldialect.MySQL.)
 func Example() {
 	ctx := context.Background()
 	db, err := sql.Open("pgx", "postgres://app@127.0.0.1:5432/app")
@@ -24,7 +25,7 @@ func Example() {
 	}
 	defer db.Close()
 
-	store, err := sqlcas.New(db, sqlcas.Postgres)
+	store, err := sqlcas.New(db, sqldialect.Postgres)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func Example() {
 
 // Schema prints the table for a migration tool.
 func ExampleStore_Schema() {
-	store, err := sqlcas.New(&sql.DB{}, sqlcas.MySQL, sqlcas.WithTable("app.kv"))
+	store, err := sqlcas.New(&sql.DB{}, sqldialect.MySQL, sqlcas.WithTable("app.kv"))
 	if err != nil {
 		log.Fatal(err)
 	}

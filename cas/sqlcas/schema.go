@@ -3,12 +3,14 @@ package sqlcas
 import (
 	"context"
 	"fmt"
+
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // Schema returns the CREATE TABLE IF NOT EXISTS statement of the Store's
 // table, for a migration tool.
 func (s *Store) Schema() string {
-	if s.dialect == MySQL {
+	if s.dialect == sqldialect.MySQL {
 		return `CREATE TABLE IF NOT EXISTS ` + s.table + ` (
 	item_key   VARBINARY(512) NOT NULL PRIMARY KEY,
 	item_value LONGBLOB       NOT NULL,

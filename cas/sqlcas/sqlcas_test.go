@@ -12,6 +12,7 @@ import (
 	"github.com/racefree/racefree/cas/sqlcas"
 	"github.com/racefree/racefree/internal/sqlname"
 	"github.com/racefree/racefree/internal/testenv"
+	"github.com/racefree/racefree/sqldialect"
 	"go.uber.org/goleak"
 )
 
@@ -20,16 +21,16 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // databases are the two dialects with the testenv pool of each.
 var databases = []struct {
 	name    string
-	dialect sqlcas.Dialect
+	dialect sqldialect.Dialect
 	open    func(testing.TB) *sql.DB
 }{
-	{"PostgreSQL", sqlcas.Postgres, testenv.Postgres},
-	{"MySQL", sqlcas.MySQL, testenv.MySQL},
+	{"PostgreSQL", sqldialect.Postgres, testenv.Postgres},
+	{"MySQL", sqldialect.MySQL, testenv.MySQL},
 }
 
 // newStore returns a Store with its own pool on the test's isolated schema or
 // database, with its table created.
-func newStore(t testing.TB, d sqlcas.Dialect, open func(testing.TB) *sql.DB, opts ...sqlcas.Option) *sqlcas.Store {
+func newStore(t testing.TB, d sqldialect.Dialect, open func(testing.TB) *sql.DB, opts ...sqlcas.Option) *sqlcas.Store {
 	t.Helper()
 	s, err := sqlcas.New(open(t), d, opts...)
 	if err != nil {
@@ -78,16 +79,16 @@ func TestNewRefusesBadInput(t *testing.T) {
 	cases := []struct {
 		name string
 		db   *sql.DB
-		d    sqlcas.Dialect
+		d    sqldialect.Dialect
 		opts []sqlcas.Option
 		want error
 	}{
-		{"nil db", nil, sqlcas.Postgres, nil, nil},
-		{"no dialect", db, 0, nil, nil},
-		{"unknown dialect", db, 7, nil, nil},
-		{"injection in the table", db, sqlcas.MySQL, []sqlcas.Option{sqlcas.WithTable("t; DROP TABLE x")}, sqlname.ErrInvalid},
-		{"empty table", db, sqlcas.Postgres, []sqlcas.Option{sqlcas.WithTable("")}, sqlname.ErrInvalid},
-		{"zero value size", db, sqlcas.Postgres, []sqlcas.Option{sqlcas.WithMaxValueSize(0)}, nil},
+		{"nil db", nil, sqldialect.Postgres, nil, nil},
+		{"no dialect", db, 0, nil, sqldialect.ErrUnknown},
+		{"unknown dialect", db, 7, nil, sqldialect.ErrUnknown},
+		{"injection in the table", db, sqldialect.MySQL, []sqlcas.Option{sqlcas.WithTable("t; DROP TABLE x")}, sqlname.ErrInvalid},
+		{"empty table", db, sqldialect.Postgres, []sqlcas.Option{sqlcas.WithTable("")}, sqlname.ErrInvalid},
+		{"zero value size", db, sqldialect.Postgres, []sqlcas.Option{sqlcas.WithMaxValueSize(0)}, nil},
 	}
 	for _, c := range cases {
 		s, err := sqlcas.New(c.db, c.d, c.opts...)

@@ -9,32 +9,11 @@ import (
 
 	"github.com/racefree/racefree/cas"
 	"github.com/racefree/racefree/internal/sqlname"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // DefaultTable is the table a Store uses without WithTable.
 const DefaultTable = "racefree_cas"
-
-// Dialect names the database a Store talks to.
-type Dialect int
-
-const (
-	// Postgres is PostgreSQL (9.5 or later), driver "pgx".
-	Postgres Dialect = iota + 1
-	// MySQL is MySQL (5.7 or later) or MariaDB (10.3 or later) with InnoDB,
-	// driver "mysql".
-	MySQL
-)
-
-// String returns the dialect's name.
-func (d Dialect) String() string {
-	switch d {
-	case Postgres:
-		return "postgres"
-	case MySQL:
-		return "mysql"
-	}
-	return fmt.Sprintf("Dialect(%d)", int(d))
-}
 
 // Option configures a Store.
 type Option func(*Store)
@@ -51,7 +30,7 @@ func WithMaxValueSize(n int) Option { return func(s *Store) { s.maxValue = n } }
 // documentation for its schema and statements. It is safe for concurrent use.
 type Store struct {
 	db       *sql.DB
-	dialect  Dialect
+	dialect  sqldialect.Dialect
 	table    string
 	maxValue int
 	ops      ops
@@ -68,10 +47,12 @@ type ops interface {
 	delete(ctx context.Context, key []byte, version int64) error
 }
 
-// New returns a Store on db, a pool of the given dialect. It does no I/O: run
-// EnsureSchema, or the statement of Schema in a migration, before use. It
-// returns an error for a nil db, an unknown dialect or a bad option.
-func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
+// New returns a Store on db, a pool of dialect d: sqldialect.Postgres
+// (PostgreSQL 9.5 or later) or sqldialect.MySQL (MySQL 5.7 or later, or
+// MariaDB 10.3 or later, with InnoDB). It does no I/O: run EnsureSchema, or
+// the statement of Schema in a migration, before use. It returns an error for
+// a nil db, an unknown dialect or a bad option.
+func New(db *sql.DB, d sqldialect.Dialect, opts ...Option) (*Store, error) {
 	s := &Store{db: db, dialect: d, table: DefaultTable, maxValue: cas.DefaultMaxValueSize}
 	for _, o := range opts {
 		o(s)
@@ -79,19 +60,18 @@ func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlcas: New needs a non-nil *sql.DB")
 	}
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("sqlcas: New: %w", err)
+	}
 	if err := sqlname.Table("sqlcas: table", s.table); err != nil {
 		return nil, err
 	}
 	if s.maxValue <= 0 {
 		return nil, fmt.Errorf("sqlcas: maximum value size %d must be positive", s.maxValue)
 	}
-	switch d {
-	case Postgres:
-		s.ops = newPostgres(db, s.table)
-	case MySQL:
+	s.ops = newPostgres(db, s.table)
+	if d == sqldialect.MySQL {
 		s.ops = newMySQL(db, s.table)
-	default:
-		return nil, fmt.Errorf("sqlcas: unknown %v: use Postgres or MySQL", d)
 	}
 	return s, nil
 }

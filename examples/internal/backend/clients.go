@@ -24,7 +24,7 @@ import (
 	"github.com/racefree/racefree/cas/sqlcas"
 	"github.com/racefree/racefree/examples/internal/workload"
 	"github.com/racefree/racefree/redlock"
-	"github.com/racefree/racefree/sqllock"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // Names of what the programs create on shared servers.
@@ -100,34 +100,30 @@ func zkConn(e endpoints) (*zk.Conn, error) {
 
 // openSQL opens the database of kind postgres or mysql and checks it
 // answers.
-func openSQL(ctx context.Context, kind string, e endpoints) (*sql.DB, sqllock.Dialect, error) {
-	driver, dsn, dialect := "pgx", e.postgres, sqllock.Postgres
+func openSQL(ctx context.Context, kind string, e endpoints) (*sql.DB, sqldialect.Dialect, error) {
+	driver, dsn, dialect := "pgx", e.postgres, sqldialect.Postgres
 	if kind == "mysql" {
-		driver, dsn, dialect = "mysql", e.mysql, sqllock.MariaDB
+		driver, dsn, dialect = "mysql", e.mysql, sqldialect.MySQL
 	}
 	if err := need(kind, kind, dsn); err != nil {
-		return nil, nil, err
+		return nil, 0, err
 	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, err
 	}
 	db.SetMaxOpenConns(50)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, nil, fmt.Errorf("%s: %w", kind, err)
+		return nil, 0, fmt.Errorf("%s: %w", kind, err)
 	}
 	return db, dialect, nil
 }
 
 func openSQLStore(ctx context.Context, kind string, e endpoints) (cas.Store, func(), error) {
-	db, _, err := openSQL(ctx, kind, e)
+	db, dialect, err := openSQL(ctx, kind, e)
 	if err != nil {
 		return nil, nil, err
-	}
-	dialect := sqlcas.Postgres
-	if kind == "mysql" {
-		dialect = sqlcas.MySQL
 	}
 	s, err := sqlcas.New(db, dialect)
 	if err == nil {

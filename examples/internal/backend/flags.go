@@ -13,7 +13,7 @@ import (
 	"github.com/racefree/racefree/cas"
 	"github.com/racefree/racefree/examples/internal/workload"
 	"github.com/racefree/racefree/lock"
-	"github.com/racefree/racefree/sqllock"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // Memory is the kind of the in-process Locker and Store, the default.
@@ -92,7 +92,7 @@ type Backends struct {
 	Store cas.Store
 	// DB is the -db database, nil for memory; Dialect is its SQL flavour.
 	DB                          *sql.DB
-	Dialect                     sqllock.Dialect
+	Dialect                     sqldialect.Dialect
 	lockKind, storeKind, dbKind string
 	closers                     []func()
 }

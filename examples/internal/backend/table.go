@@ -4,11 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/racefree/racefree/examples/internal/workload"
-	"github.com/racefree/racefree/sqllock"
+	"github.com/racefree/racefree/sqldialect"
 )
 
 // Table is a table of one run of a program on the -db database: rows of an
@@ -16,7 +15,7 @@ import (
 // Each run makes its own table and drops it when done.
 type Table struct {
 	DB      *sql.DB
-	Dialect sqllock.Dialect
+	Dialect sqldialect.Dialect
 	// Name is the table's name, a plain identifier.
 	Name string
 }
@@ -45,21 +44,7 @@ func (b *Backends) NewTable(ctx context.Context, prefix string, rows, n int) (Ta
 // Q returns query with {t} replaced by the table's name and, on PostgreSQL,
 // each ? by $1, $2, ...
 func (t Table) Q(query string) string {
-	query = strings.ReplaceAll(query, "{t}", t.Name)
-	if t.Dialect != sqllock.Postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return t.Dialect.Rebind(strings.ReplaceAll(query, "{t}", t.Name))
 }
 
 // Get reads row id's n with q.
