@@ -4,13 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/racefree/racefree/lock"
+	"github.com/racefree/racefree/lock/locktest"
 	"github.com/racefree/racefree/sqldialect"
 )
 
@@ -35,88 +35,20 @@ var lockerKinds = []struct {
 	}},
 }
 
-// BenchmarkLocker measures Acquire+Release of one key, alone and with 8 and
-// 32 contenders (each its own Locker, as separate processes would have, on
-// one pool). Under contention it reports the hand-off time from a holder's
-// Release to the grant of another Locker (p50, p99), and the share of grants
-// that went to another Locker than the last holder (the rest were taken
-// again by the releasing Locker's own next Acquire).
+// BenchmarkLocker runs locktest's shared benchmarks on each Locker of the
+// package and each database; the contenders are separate Lockers on one pool.
 func BenchmarkLocker(b *testing.B) {
 	for _, db := range databases {
 		for _, kind := range lockerKinds {
-			for _, n := range []int{1, 8, 32} {
-				b.Run(fmt.Sprintf("%s/%s/N=%d", db.name, kind.name, n), func(b *testing.B) {
-					pool := db.open(b)
-					pool.SetMaxIdleConns(2 * n)
-					newLeaseLocker(b, db, LeaseConfig{}) // the schema
-					lockers := make([]lock.Locker, n)
-					for i := range lockers {
-						lockers[i] = kind.make(b, db, pool)
-					}
-					benchContention(b, lockers)
-				})
-			}
+			b.Run(db.name+"/"+kind.name, func(b *testing.B) {
+				pool := db.open(b)
+				pool.SetMaxIdleConns(64)
+				newLeaseLocker(b, db, LeaseConfig{}) // the schema
+				locktest.Benchmark(b, func(b *testing.B) lock.Locker { return kind.make(b, db, pool) })
+			})
 		}
 	}
 }
-
-func benchContention(b *testing.B, lockers []lock.Locker) {
-	ctx := context.Background()
-	key := "bench-" + b.Name()
-	var (
-		next      atomic.Int64
-		released  atomic.Int64 // UnixNano when the last holder began to release
-		holder    atomic.Int64 // index+1 of the last holder
-		handovers atomic.Int64 // grants to another Locker than the last holder
-		mu        sync.Mutex
-		handoffs  []time.Duration
-		wg        sync.WaitGroup
-		firstErr  error
-		errOnce   sync.Once
-		contended = len(lockers) > 1
-	)
-	b.ResetTimer()
-	for i, l := range lockers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(b.N) {
-				lease, err := l.Acquire(ctx, key, lock.WithoutAutoRefresh())
-				if err != nil {
-					errOnce.Do(func() { firstErr = err })
-					return
-				}
-				// A hand-off: the lock passed from another Locker to this one.
-				if r := released.Load(); contended && r != 0 && holder.Load() != int64(i+1) {
-					d := time.Since(time.Unix(0, r))
-					handovers.Add(1)
-					mu.Lock()
-					handoffs = append(handoffs, d)
-					mu.Unlock()
-				}
-				holder.Store(int64(i + 1))
-				released.Store(time.Now().UnixNano())
-				if err := lease.Release(ctx); err != nil {
-					errOnce.Do(func() { firstErr = err })
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	b.StopTimer()
-	if firstErr != nil {
-		b.Fatal(firstErr)
-	}
-	if len(handoffs) > 0 {
-		slices.Sort(handoffs)
-		b.ReportMetric(ms(handoffs[len(handoffs)/2]), "handoff-p50-ms")
-		b.ReportMetric(ms(handoffs[len(handoffs)*99/100]), "handoff-p99-ms")
-		b.ReportMetric(100*float64(handovers.Load())/float64(b.N), "handover-%")
-	}
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // BenchmarkCounter compares a row lock (SELECT ... FOR UPDATE, then UPDATE,
 // in a transaction) with an optimistic update (read the version, then
