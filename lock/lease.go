@@ -27,9 +27,12 @@ type lease struct {
 	err         error     // why the lease ended; nil while held
 	done        chan struct{}
 
-	stopCtx     context.Context // cancelled when the lease ends: stops the monitor
-	stop        context.CancelFunc
-	monitorDone chan struct{}
+	stopCtx context.Context // cancelled when the lease ends: stops a renewal in flight
+	stop    context.CancelFunc
+	timer   *time.Timer    // runs tick at the next renewal or the deadline
+	retryAt time.Time      // after a failed renewal: when to try again
+	ticks   sync.WaitGroup // ticks past their first check; waited for by Release
+	watcher chan struct{}  // closed when the loss watcher has exited; nil without one
 }
 
 var _ Lease = (*lease)(nil)
@@ -45,11 +48,16 @@ func newLease(key string, g Grant, sent time.Time, cfg config, b Backend) *lease
 		refreshedAt: sent,
 		expiry:      expiryOf(g, sent, cfg.ttl),
 		done:        make(chan struct{}),
-		monitorDone: make(chan struct{}),
 	}
 	l.deadline = l.expiry.Add(-cfg.marginFor(cfg.ttl))
 	l.stopCtx, l.stop = context.WithCancel(context.Background())
-	go l.monitor()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.timer = time.AfterFunc(l.nextWakeLocked(time.Now()), l.tick)
+	if r, ok := g.(LossReporter); ok {
+		l.watcher = make(chan struct{})
+		go l.watchLoss(r)
+	}
 	return l
 }
 
@@ -99,6 +107,9 @@ func (l *lease) endLocked(err error) {
 	l.err = err
 	close(l.done)
 	l.stop()
+	if l.timer != nil {
+		l.timer.Stop()
+	}
 }
 
 func (l *lease) Refresh(ctx context.Context, ttl time.Duration) error {
@@ -148,10 +159,10 @@ func (l *lease) Release(ctx context.Context) error {
 	prev := l.err
 	l.endLocked(ErrReleased)
 	l.mu.Unlock()
-	// The monitor has been told to stop; it exits on its own while the
-	// release is on the wire, and is waited for before returning so that no
-	// goroutine outlives the lease.
-	defer func() { <-l.monitorDone }()
+	// A renewal in flight has been cancelled; it finishes while the release
+	// is on the wire, and is waited for before returning so that nothing of
+	// the lease outlives it.
+	defer l.wait()
 
 	if errors.Is(prev, ErrReleased) {
 		return fmt.Errorf("%w: already released", ErrNotHeld)
@@ -168,62 +179,4 @@ func (l *lease) Release(ctx context.Context) error {
 		return fmt.Errorf("lock: release %q: %w", l.key, err)
 	}
 	return nil
-}
-
-// monitor closes Done at the deadline, renews the grant when auto-refresh is
-// on, and ends the lease when the backend reports it lost.
-func (l *lease) monitor() {
-	defer close(l.monitorDone)
-	var lost <-chan struct{}
-	reporter, _ := l.grant.(LossReporter)
-	if reporter != nil {
-		lost = reporter.Lost()
-	}
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	var retryAt time.Time // after a failed renewal: when to try again
-	for {
-		l.mu.Lock()
-		deadline, ttl, refreshedAt, expiry := l.deadline, l.ttl, l.refreshedAt, l.expiry
-		l.mu.Unlock()
-
-		now := time.Now()
-		wake := deadline
-		renew := l.renewing(now)
-		// Renew a third of the way through the validity window: the TTL for
-		// most backends, less for Redlock (drift) or session-bound grants.
-		nextRenewal := refreshedAt.Add(expiry.Sub(refreshedAt) / 3)
-		if retryAt.After(nextRenewal) {
-			nextRenewal = retryAt
-		}
-		if renew && nextRenewal.Before(wake) {
-			wake = nextRenewal
-		}
-		timer.Reset(time.Until(wake))
-		select {
-		case <-l.stopCtx.Done():
-			return
-		case <-lost:
-			l.end(fmt.Errorf("%w: %w", ErrLost, reporter.LossCause()))
-			return
-		case <-timer.C:
-		}
-		if l.Err() != nil {
-			return
-		}
-		if renew && !time.Now().Before(nextRenewal) {
-			ctx, cancel := context.WithDeadline(l.stopCtx, deadline)
-			err := l.refresh(ctx, ttl)
-			cancel()
-			if err != nil {
-				// Try again soon; Err ends the lease once the deadline passes.
-				retryAt = time.Now().Add(max(ttl/30, time.Millisecond))
-			}
-		}
-	}
-}
-
-// renewing reports whether auto-refresh still applies at now.
-func (l *lease) renewing(now time.Time) bool {
-	return l.cfg.autoRefresh && (l.cfg.maxHold == 0 || now.Before(l.acquired.Add(l.cfg.maxHold)))
 }
