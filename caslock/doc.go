@@ -49,8 +49,11 @@
 // deletes its own item at the expiry, token-checked, so waiters then get the
 // key at once.
 //
-// Waiting is polling with lock's backoff (the Store has no notifications);
-// grants are not FIFO. Grants are decided by the Store's conditional writes,
+// Waiting is polling with lock's backoff (the Store has no notifications),
+// so grants are neither FIFO nor fair: a holder that releases and asks again
+// at once usually wins over waiters asleep in their backoff, and a hand-off
+// waits for the next poll (5 ms to 500 ms by default; tune it with
+// lock.WithBackOff). Prefer a notifying backend for hot, contended keys. Grants are decided by the Store's conditional writes,
 // so the Locker is exactly as safe as its Store: one that passes castest
 // (on FerretDB v1 that means mongocas.WithVersionLog, whose updates are not
 // atomic otherwise).
