@@ -11,6 +11,7 @@ import (
 
 	"github.com/racefree/racefree/cas/sqlcas"
 	"github.com/racefree/racefree/caslock"
+	"github.com/racefree/racefree/sqldialect"
 	"github.com/racefree/racefree/sqllock"
 )
 
@@ -39,7 +40,7 @@ func openRacefreeAdvisory(_ context.Context, e *env, key string) (mutex, error) 
 	if err != nil {
 		return nil, err
 	}
-	l, err := sqllock.NewAdvisoryLocker(db, sqllock.Postgres, sqllock.AdvisoryConfig{})
+	l, err := sqllock.NewAdvisoryLocker(db, sqldialect.Postgres, sqllock.AdvisoryConfig{})
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
@@ -51,7 +52,7 @@ func openRacefreeLease(ctx context.Context, e *env, key string) (mutex, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := sqllock.NewLeaseLocker(db, sqllock.Postgres, sqllock.LeaseConfig{Table: pgLeaseTable})
+	l, err := sqllock.NewLeaseLocker(db, sqldialect.Postgres, sqllock.LeaseConfig{Table: pgLeaseTable})
 	if err == nil {
 		err = e.once(ctx, "pg:"+pgLeaseTable, l.EnsureSchema)
 	}
@@ -66,7 +67,7 @@ func openRacefreeCASLock(ctx context.Context, e *env, key string) (mutex, error)
 	if err != nil {
 		return nil, err
 	}
-	store, err := sqlcas.New(db, sqlcas.Postgres, sqlcas.WithTable(pgCASTable))
+	store, err := sqlcas.New(db, sqldialect.Postgres, sqlcas.WithTable(pgCASTable))
 	if err == nil {
 		err = e.once(ctx, "pg:"+pgCASTable, store.EnsureSchema)
 	}
