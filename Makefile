@@ -9,9 +9,11 @@ STATICCHECK_VERSION := v0.8.2
 .PHONY: test test-containers bench bench-compare lint services-up services-down
 
 ## test: start the servers (unless RACEFREE_* endpoints are given), run every test
-## with the race detector and RACEFREE_REQUIRE=all, stop what was started.
+## with the race detector and RACEFREE_REQUIRE=all, stop what was started; then
+## build and unit-test the bench module (its own go.mod, so ./... skips it).
 test:
 	scripts/with-services.sh go test -race -count=1 $(PKGS)
+	cd bench && go vet ./... && go test -race -count=1 ./...
 
 ## test-containers: run the Redis and etcd smoke tests through testcontainers
 ## (starts a loopback-only Docker engine and builds the images from host binaries).
@@ -34,6 +36,7 @@ lint:
 	go vet $(PKGS)
 	@[[ -x $(GOBIN)/staticcheck ]] || go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck $(PKGS)
+	cd bench && go vet ./... && $(GOBIN)/staticcheck ./...
 
 ## services-up / services-down: the servers alone (then `eval "$$(scripts/services.sh env)"`).
 services-up:
