@@ -15,18 +15,26 @@ import (
 // for keys that long, and every key is sent on every grant and refresh.
 const MaxKeyLen = 1024
 
-// names are the Redis names derived from one lock key. All three carry the
-// key as a Cluster hash tag, "{key}", so that the lock and its fencing counter
-// live in one slot and one script can touch both.
+// names are the Redis names derived from one lock key. All of them carry the
+// key as a Cluster hash tag, "{key}", so that the lock, its fencing counter
+// and its waiter queue live in one slot and one script can touch them all.
 type names struct {
-	lock    string // the lock: value = owner token, PX = TTL
-	fence   string // the fencing counter: INCR per grant, never expires
-	channel string // where releases are published
+	lock      string // the lock: value = owner token, PX = TTL
+	fence     string // the fencing counter: INCR per grant, never expires
+	queue     string // waiters' owner tokens, oldest first (single deployment)
+	deadlines string // waiters' deadlines on the server's clock, token -> ms
+	channel   string // where releases are published
 }
 
 func namesOf(key string) names {
 	tag := "{" + key + "}"
-	return names{lock: tag, fence: tag + ":fence", channel: tag + ":released"}
+	return names{
+		lock:      tag,
+		fence:     tag + ":fence",
+		queue:     tag + ":q",
+		deadlines: tag + ":qd",
+		channel:   tag + ":released",
+	}
 }
 
 // validateKey rejects keys whose names would not share a hash tag: Redis

@@ -16,8 +16,10 @@ var errClosed = errors.New("redlock: Locker is closed")
 
 // hub is a Locker's one shared subscription to release messages. It keeps one
 // go-redis PubSub per connection route (one for a single server, one per node
-// of a quorum, one per shard of a Ring) and, per channel, the queue of local
-// waiters: each release message wakes one of them, the longest waiting first.
+// of a quorum, one per shard of a Ring). A single deployment's release names
+// the token of the waiter to wake, and the hub wakes that waiter if it is
+// local; for a quorum it keeps, per channel, the queue of local waiters, and
+// each release message wakes one of them, the longest waiting first.
 type hub struct {
 	sources     []Client
 	need        int           // confirmed routes to wait for before a waiter may rely on messages
@@ -27,7 +29,8 @@ type hub struct {
 	closed  bool
 	closing chan struct{}
 	routes  map[subscriber]*route
-	queues  map[string]*waitQueue
+	queues  map[string]*waitQueue    // per channel: quorum waiters
+	tokens  map[string]chan struct{} // per owner token: single-deployment waiters
 }
 
 // subscriber opens a PubSub: a Client, or the shard of a Ring that holds a key.
@@ -49,6 +52,7 @@ func newHub(sources []Client, need int) *hub {
 		closing:     make(chan struct{}),
 		routes:      make(map[subscriber]*route),
 		queues:      make(map[string]*waitQueue),
+		tokens:      make(map[string]chan struct{}),
 	}
 }
 
@@ -59,11 +63,22 @@ type waitQueue struct {
 	next    int
 }
 
-// Subscribe implements lock.Notifier. It returns once the channel of key is
-// subscribed on enough routes that a release cannot be missed (or after
-// confirmWait, leaving the rest to the backoff poll).
+// Subscribe implements lock.Notifier for a quorum: each release message of
+// key wakes one local waiter, the longest waiting first. It returns once the
+// channel of key is subscribed on enough routes that a release cannot be
+// missed (or after confirmWait, leaving the rest to the backoff poll).
 func (h *hub) Subscribe(ctx context.Context, key string) (<-chan struct{}, func(), error) {
-	n := namesOf(key)
+	return h.subscribe(ctx, namesOf(key), "")
+}
+
+// SubscribeToken subscribes a waiter of a single deployment's queue: it is
+// woken only by a release message whose payload is its owner token, the
+// token release.lua publishes when the waiter has become the queue's head.
+func (h *hub) SubscribeToken(ctx context.Context, key, token string) (<-chan struct{}, func(), error) {
+	return h.subscribe(ctx, namesOf(key), token)
+}
+
+func (h *hub) subscribe(ctx context.Context, n names, token string) (<-chan struct{}, func(), error) {
 	ready := make(chan struct{}, 1)
 
 	h.mu.Lock()
@@ -72,12 +87,16 @@ func (h *hub) Subscribe(ctx context.Context, key string) (<-chan struct{}, func(
 		return nil, nil, errClosed
 	}
 	routes := h.routesLocked(n.lock)
-	q := h.queues[n.channel]
-	if q == nil {
-		q = &waitQueue{}
-		h.queues[n.channel] = q
+	if token != "" {
+		h.tokens[token] = ready
+	} else {
+		q := h.queues[n.channel]
+		if q == nil {
+			q = &waitQueue{}
+			h.queues[n.channel] = q
+		}
+		q.waiters = append(q.waiters, ready)
 	}
-	q.waiters = append(q.waiters, ready)
 	h.mu.Unlock()
 
 	confirms := make([]<-chan struct{}, len(routes))
@@ -87,7 +106,7 @@ func (h *hub) Subscribe(ctx context.Context, key string) (<-chan struct{}, func(
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
-			h.leave(n.channel, ready)
+			h.leave(n.channel, ready, token)
 			for _, r := range routes {
 				r.release(n.channel)
 			}
@@ -171,10 +190,18 @@ func confirmedCount(confirms []<-chan struct{}) int {
 	return n
 }
 
-// wake hands one release message of channel to one local waiter.
+// wake hands one release message of channel to the local waiter whose token
+// it names, or else to one local waiter of the channel.
 func (h *hub) wake(channel, payload string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if ready, ok := h.tokens[payload]; ok {
+		select {
+		case ready <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+		return
+	}
 	q := h.queues[channel]
 	if q == nil || slices.Contains(q.recent[:], payload) {
 		return
@@ -197,11 +224,16 @@ func (q *waitQueue) wakeOne() {
 	}
 }
 
-// leave removes a waiter. A signal it did not consume is passed on, so that a
-// waiter giving up never swallows the wake-up of a release.
-func (h *hub) leave(channel string, ready chan struct{}) {
+// leave removes a waiter. A quorum waiter's signal it did not consume is
+// passed on, so that a waiter giving up never swallows the wake-up of a
+// release; a queued waiter's wake-up is passed on by leave.lua instead.
+func (h *hub) leave(channel string, ready chan struct{}, token string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if token != "" {
+		delete(h.tokens, token)
+		return
+	}
 	q := h.queues[channel]
 	if q == nil {
 		return

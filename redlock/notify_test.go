@@ -14,22 +14,22 @@ import (
 	"github.com/racefree/racefree/redlock"
 )
 
-// countingClient counts grant attempts: the acquire script is the only one
-// with two keys.
+// countingClient counts grant attempts: the acquire scripts are the only ones
+// with four keys (single deployment) or two (quorum node).
 type countingClient struct {
 	*redis.Client
 	attempts atomic.Int64
 }
 
 func (c *countingClient) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
-	if len(keys) == 2 {
+	if len(keys) == 4 || len(keys) == 2 {
 		c.attempts.Add(1)
 	}
 	return c.Client.EvalSha(ctx, sha, keys, args...)
 }
 
 func (c *countingClient) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
-	if len(keys) == 2 {
+	if len(keys) == 4 || len(keys) == 2 {
 		c.attempts.Add(1)
 	}
 	return c.Client.Eval(ctx, script, keys, args...)
@@ -47,7 +47,7 @@ func TestOneSubscriptionWakesOneWaiter(t *testing.T) {
 	}
 
 	counted := &countingClient{Client: testenv.Redis(t)}
-	l := newSingle(t, counted, noPoll())
+	l := newSingle(t, counted, noPoll()...)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	granted := make(chan lock.Lease, waiters)
@@ -106,6 +106,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // noPoll sets a poll interval far beyond any test: only notifications wake
 // waiters.
-func noPoll() redlock.Option {
-	return redlock.WithDefaults(lock.WithBackOff(func() backoff.BackOff { return backoff.NewConstantBackOff(time.Hour) }))
+func noPoll() []redlock.Option {
+	return []redlock.Option{
+		redlock.WithQueuePoll(time.Hour),
+		redlock.WithDefaults(lock.WithBackOff(func() backoff.BackOff { return backoff.NewConstantBackOff(time.Hour) })),
+	}
 }

@@ -24,6 +24,10 @@ type quorum struct {
 	majority int
 	opts     options
 	hub      *hub
+
+	bgMu     sync.Mutex
+	bgClosed bool
+	bg       sync.WaitGroup // node calls still running after Release returned
 }
 
 var (
@@ -77,11 +81,11 @@ type nodeResult struct {
 	err error
 }
 
-// fanOut runs script on every node at once, each bounded by timeout.
-func (q *quorum) fanOut(ctx context.Context, timeout time.Duration, script *redis.Script, keys []string, args ...any) []nodeResult {
-	res := make([]nodeResult, len(q.nodes))
+// fanOut runs script on nodes at once, each bounded by timeout.
+func fanOut(ctx context.Context, timeout time.Duration, nodes []Client, script *redis.Script, keys []string, args ...any) []nodeResult {
+	res := make([]nodeResult, len(nodes))
 	var wg sync.WaitGroup
-	for i, node := range q.nodes {
+	for i, node := range nodes {
 		wg.Go(func() {
 			nctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
@@ -93,9 +97,10 @@ func (q *quorum) fanOut(ctx context.Context, timeout time.Duration, script *redi
 }
 
 // TryGrant implements lock.Backend: acquire.lua on all nodes in parallel; a
-// grant needs a majority within the validity time TTL − elapsed − drift, and
-// its token, the maximum of the majority's counters, is written back to a
-// majority before it is handed out.
+// grant needs a majority within the validity time TTL − elapsed − drift. Its
+// token is the maximum of the granting nodes' counters; unless a majority of
+// nodes returned that maximum already, it is written back to the nodes below
+// it until a majority holds it, before the grant is handed out.
 func (q *quorum) TryGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
 	n := namesOf(key)
 	token := newToken()
@@ -105,7 +110,8 @@ func (q *quorum) TryGrant(ctx context.Context, key string, ttl time.Duration) (l
 	granted, held := 0, 0
 	var fence uint64
 	var errs []error
-	for _, r := range q.fanOut(ctx, timeout, acquireScript, []string{n.lock, n.fence}, token, milliseconds(ttl)) {
+	res := fanOut(ctx, timeout, q.nodes, quorumAcquireScript, []string{n.lock, n.fence}, token, milliseconds(ttl))
+	for _, r := range res {
 		switch {
 		case r.err == nil:
 			granted++
@@ -117,23 +123,32 @@ func (q *quorum) TryGrant(ctx context.Context, key string, ttl time.Duration) (l
 		}
 	}
 	if granted >= q.majority && q.valid(start, ttl) {
-		acks := 0
-		for _, r := range q.fanOut(ctx, timeout, fenceScript, []string{n.fence}, fence) {
-			if r.err == nil {
-				acks++
-			} else {
-				errs = append(errs, r.err)
+		var behind []Client // nodes not known to hold fence
+		for i, r := range res {
+			if r.err != nil || uint64(r.val) != fence {
+				behind = append(behind, q.nodes[i])
 			}
 		}
-		if acks >= q.majority && q.valid(start, ttl) {
+		atFence := len(q.nodes) - len(behind)
+		if atFence < q.majority {
+			for _, r := range fanOut(ctx, timeout, behind, fenceScript, []string{n.fence}, fence) {
+				if r.err == nil {
+					atFence++
+				} else {
+					errs = append(errs, r.err)
+				}
+			}
+		}
+		if atFence >= q.majority && q.valid(start, ttl) {
 			g := &quorumGrant{q: q, names: n, token: token, fence: fence}
 			g.expiry = start.Add(ttl - q.drift(ttl))
 			return g, nil
 		}
 	}
-	// Undo the partial grant everywhere at once, even if ctx is done.
+	// Undo the partial grant everywhere at once, even if ctx is done, waking
+	// waiters only where a grant of ours was deleted.
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	q.fanOut(uctx, timeout, releaseScript, []string{n.lock}, token, n.channel)
+	fanOut(uctx, timeout, q.nodes, quorumUndoScript, []string{n.lock}, token, n.channel)
 	cancel()
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -172,7 +187,7 @@ func (g *quorumGrant) Expiry() time.Time {
 func (g *quorumGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 	q := g.q
 	start := time.Now()
-	ok, notHeld, errs := tally(q.fanOut(ctx, q.nodeTimeout(ttl), refreshScript, []string{g.names.lock}, g.token, milliseconds(ttl)))
+	ok, notHeld, errs := tally(fanOut(ctx, q.nodeTimeout(ttl), q.nodes, refreshScript, []string{g.names.lock}, g.token, milliseconds(ttl)))
 	if ok >= q.majority && q.valid(start, ttl) {
 		g.mu.Lock()
 		g.expiry = start.Add(ttl - q.drift(ttl))
@@ -182,14 +197,76 @@ func (g *quorumGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 	return g.failure(ctx, "refresh", ok, notHeld, errs)
 }
 
-// Release implements lock.Grant: it goes to every node.
+// Release implements lock.Grant: it goes to every node and returns as soon as
+// a majority confirmed it (or cannot). The other nodes' answers are awaited
+// in the background, each bounded by the node timeout, and Close waits for
+// them.
 func (g *quorumGrant) Release(ctx context.Context) error {
 	q := g.q
-	ok, notHeld, errs := tally(q.fanOut(ctx, q.opts.nodeTimeout, releaseScript, []string{g.names.lock}, g.token, g.names.channel))
+	nodes := len(q.nodes)
+	results := make(chan nodeResult, nodes)
+	detached := q.startBackground(nodes)
+	var local sync.WaitGroup
+	bctx := context.WithoutCancel(ctx)
+	for _, node := range q.nodes {
+		local.Add(1)
+		go func() {
+			defer local.Done()
+			if detached {
+				defer q.bg.Done()
+			}
+			nctx, cancel := context.WithTimeout(bctx, q.opts.nodeTimeout)
+			defer cancel()
+			var r nodeResult
+			r.val, r.err = quorumReleaseScript.Run(nctx, node, []string{g.names.lock}, g.token, g.names.channel).Int64()
+			results <- r
+		}()
+	}
+	if !detached { // after Close: nothing may outlive the call
+		local.Wait()
+	}
+	ok, notHeld := 0, 0
+	var errs []error
+	for answered := 0; answered < nodes && ok < q.majority && ok+nodes-answered >= q.majority; answered++ {
+		select {
+		case r := <-results:
+			switch {
+			case r.err != nil:
+				errs = append(errs, r.err)
+			case r.val == 1:
+				ok++
+			default:
+				notHeld++
+			}
+		case <-ctx.Done():
+			return g.failure(ctx, "release", ok, notHeld, errs)
+		}
+	}
 	if ok >= q.majority {
 		return nil
 	}
 	return g.failure(ctx, "release", ok, notHeld, errs)
+}
+
+// startBackground counts n goroutines that may outlive the call starting
+// them, unless the Locker is closed (false: the caller must wait for them).
+func (q *quorum) startBackground(n int) bool {
+	q.bgMu.Lock()
+	defer q.bgMu.Unlock()
+	if q.bgClosed {
+		return false
+	}
+	q.bg.Add(n)
+	return true
+}
+
+// closeBackground waits for the goroutines counted by startBackground; later
+// calls run in the foreground.
+func (q *quorum) closeBackground() {
+	q.bgMu.Lock()
+	q.bgClosed = true
+	q.bgMu.Unlock()
+	q.bg.Wait()
 }
 
 // failure is the error of a refresh or release that did not reach a majority:

@@ -26,15 +26,23 @@ type Client interface {
 // connection per node for waiters.
 type Locker struct {
 	*lock.Client
-	hub *hub
+	hub    *hub
+	quorum *quorum // nil for a single deployment
 }
 
 var _ lock.Locker = (*Locker)(nil)
 
-// Close ends the Locker's shared subscription. It does not close the Redis
-// clients, and leases already granted stay valid; Acquire calls that have to
-// wait fail after Close.
-func (l *Locker) Close() error { return l.hub.Close() }
+// Close ends the Locker's shared subscription and, for a quorum, waits for
+// the releases still running on slow nodes (each bounded by the node
+// timeout). It does not close the Redis clients, and leases already granted
+// stay valid; Acquire calls that have to wait fail after Close.
+func (l *Locker) Close() error {
+	err := l.hub.Close()
+	if l.quorum != nil {
+		l.quorum.closeBackground()
+	}
+	return err
+}
 
 // Option configures a Locker.
 type Option func(*options)
@@ -44,10 +52,11 @@ type options struct {
 	driftFactor float64
 	driftFloor  time.Duration
 	nodeTimeout time.Duration
+	queuePoll   time.Duration
 }
 
 func defaultOptions() options {
-	return options{driftFactor: 0.01, driftFloor: 2 * time.Millisecond, nodeTimeout: 50 * time.Millisecond}
+	return options{driftFactor: 0.01, driftFloor: 2 * time.Millisecond, nodeTimeout: 50 * time.Millisecond, queuePoll: 500 * time.Millisecond}
 }
 
 // WithDefaults sets lock options (TTL, safety margin, backoff, ...) that apply
@@ -70,6 +79,18 @@ func WithNodeTimeout(d time.Duration) Option {
 	return func(o *options) { o.nodeTimeout = d }
 }
 
+// WithQueuePoll sets the longest interval between the attempts of a waiter
+// queued on a single deployment (New): waiters are woken by the release that
+// makes them the head of the queue, and poll only as a safety net against
+// lost messages and holders that died without releasing. A waiter keeps its
+// place in the queue for 3 × d after each attempt; a waiter that died is
+// skipped after that, so a dead waiter delays the queue by at most 4 × d.
+// Default 500 ms. Quorum Lockers ignore it (they poll with the lock package's
+// backoff, lock.WithBackOff, which single deployments ignore in turn).
+func WithQueuePoll(d time.Duration) Option {
+	return func(o *options) { o.queuePoll = d }
+}
+
 // New returns a Locker over one Redis deployment: a single server, a
 // Sentinel-managed primary, a Cluster or a Ring. It does no I/O.
 func New(client Client, opts ...Option) (*Locker, error) {
@@ -81,7 +102,8 @@ func New(client Client, opts ...Option) (*Locker, error) {
 		return nil, err
 	}
 	h := newHub([]Client{client}, 1)
-	return &Locker{Client: lock.New(&single{client: client, hub: h}, o.defaults...), hub: h}, nil
+	s := &single{client: client, hub: h, maxPoll: o.queuePoll}
+	return &Locker{Client: lock.New(s, o.defaults...), hub: h}, nil
 }
 
 // NewQuorum returns a Redlock Locker over independent Redis nodes (not
@@ -103,7 +125,7 @@ func NewQuorum(clients []Client, opts ...Option) (*Locker, error) {
 	nodes := append([]Client(nil), clients...)
 	q := &quorum{nodes: nodes, majority: len(nodes)/2 + 1, opts: o}
 	q.hub = newHub(nodes, q.majority)
-	return &Locker{Client: lock.New(q, o.defaults...), hub: q.hub}, nil
+	return &Locker{Client: lock.New(q, o.defaults...), hub: q.hub, quorum: q}, nil
 }
 
 func resolve(opts []Option) (options, error) {
@@ -118,6 +140,8 @@ func resolve(opts []Option) (options, error) {
 		return o, fmt.Errorf("%w: drift floor %v must not be negative", lock.ErrInvalidOption, o.driftFloor)
 	case o.nodeTimeout <= 0:
 		return o, fmt.Errorf("%w: node timeout %v must be positive", lock.ErrInvalidOption, o.nodeTimeout)
+	case o.queuePoll < time.Millisecond:
+		return o, fmt.Errorf("%w: queue poll interval %v must be at least 1ms", lock.ErrInvalidOption, o.queuePoll)
 	}
 	return o, nil
 }

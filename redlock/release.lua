@@ -1,15 +1,22 @@
--- release.lua: delete KEYS[1] if and only if it still holds token ARGV[1], and
--- tell waiters on channel ARGV[2] that the key may be free.
+-- release.lua: delete the lock KEYS[1] if and only if it holds token ARGV[1],
+-- and wake the live head of the waiter queue: its token is published on
+-- channel ARGV[2], so only the waiter holding it tries (queue.lua is
+-- prepended).
 --
--- Returns 1 when released, 0 when the key held another token or none. A missing
--- key (it expired) is announced as well: it is free.
+-- KEYS[1] lock, KEYS[2] waiter queue, KEYS[3] waiter deadlines.
+-- Returns 1 when released, 0 when the key held another token or none. A
+-- missing key (it expired) wakes the head as well: the lock is free.
 local v = redis.call('GET', KEYS[1])
-if v == ARGV[1] then
+if v and v ~= ARGV[1] then
+	return 0
+end
+local released = 0
+if v then
 	redis.call('DEL', KEYS[1])
-	redis.call('PUBLISH', ARGV[2], ARGV[1])
-	return 1
+	released = 1
 end
-if not v then
-	redis.call('PUBLISH', ARGV[2], ARGV[1])
+local head = live_head(KEYS[2], KEYS[3], now_ms())
+if head then
+	redis.call('PUBLISH', ARGV[2], head)
 end
-return 0
+return released

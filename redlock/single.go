@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -11,24 +12,29 @@ import (
 	"github.com/racefree/racefree/lock"
 )
 
-// single is the Backend over one Redis deployment.
+// single is the Backend over one Redis deployment. It queues its waiters on
+// the server (acquire.lua), so it is a lock.Waiter and grants in FIFO order.
 type single struct {
-	client Client
-	hub    *hub
+	client  Client
+	hub     *hub
+	maxPoll time.Duration // longest wait between a queued waiter's attempts
 }
 
 var (
 	_ lock.Backend      = (*single)(nil)
-	_ lock.Notifier     = (*single)(nil)
+	_ lock.Waiter       = (*single)(nil)
 	_ lock.KeyValidator = (*single)(nil)
+	_ lock.Expirer      = (*grant)(nil)
 )
 
 // Properties implements lock.Backend.
 func (s *single) Properties() lock.Properties {
 	return lock.Properties{
-		Name:         "redis",
-		Fencing:      true,
-		FIFO:         false,
+		Name:    "redis",
+		Fencing: true,
+		// Waiters are granted in the order of their first attempt, as long
+		// as each renews its place within its deadline (WithQueuePoll).
+		FIFO:         true,
 		Linearizable: true,
 		// Replication is asynchronous: a primary that fails over before its
 		// replica got the SET hands the lock out again.
@@ -42,23 +48,85 @@ func (s *single) Properties() lock.Properties {
 // ValidateKey implements lock.KeyValidator.
 func (s *single) ValidateKey(key string) error { return validateKey(key) }
 
-// Subscribe implements lock.Notifier.
-func (s *single) Subscribe(ctx context.Context, key string) (<-chan struct{}, func(), error) {
-	return s.hub.Subscribe(ctx, key)
+// waiterTTL is how long a queued waiter keeps its place without an attempt.
+func (s *single) waiterTTL() time.Duration { return 3 * s.maxPoll }
+
+// TryGrant implements lock.Backend: one EVALSHA of acquire.lua that grants
+// only a free key nobody is queued for.
+func (s *single) TryGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
+	return s.attempt(ctx, namesOf(key), newToken(), ttl, 0)
 }
 
-// TryGrant implements lock.Backend: one EVALSHA of acquire.lua.
-func (s *single) TryGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
+// WaitGrant implements lock.Waiter. The first attempt grants a free key in
+// one round trip or queues the caller; then the caller subscribes, tries once
+// more (a release in between would be unheard) and waits for a release that
+// names its token, polling — which renews its place — as a safety net. A
+// cancelled wait leaves the queue (leave.lua).
+func (s *single) WaitGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
 	n := namesOf(key)
 	token := newToken()
-	fence, err := acquireScript.Run(ctx, s.client, []string{n.lock, n.fence}, token, milliseconds(ttl)).Int64()
+	wait := s.waiterTTL()
+	g, err := s.attempt(ctx, n, token, ttl, wait)
+	if !errors.Is(err, lock.ErrNotAcquired) {
+		if err != nil {
+			s.leave(ctx, n, token)
+		}
+		return g, err
+	}
+	ready, stop, err := s.hub.SubscribeToken(ctx, key, token)
+	if err != nil {
+		s.leave(ctx, n, token)
+		return nil, err
+	}
+	defer stop()
+	p := newPoller(s.maxPoll)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		g, err := s.attempt(ctx, n, token, ttl, wait)
+		if !errors.Is(err, lock.ErrNotAcquired) {
+			if err != nil {
+				s.leave(ctx, n, token)
+			}
+			return g, err
+		}
+		timer.Reset(p.next())
+		select {
+		case <-ctx.Done():
+			s.leave(ctx, n, token)
+			return nil, ctx.Err()
+		case <-ready:
+		case <-timer.C:
+		}
+	}
+}
+
+// attempt runs acquire.lua once; wait > 0 queues (or keeps) the caller.
+func (s *single) attempt(ctx context.Context, n names, token string, ttl, wait time.Duration) (lock.Grant, error) {
+	sent := time.Now()
+	fence, err := acquireScript.Run(ctx, s.client, []string{n.lock, n.fence, n.queue, n.deadlines},
+		token, milliseconds(ttl), milliseconds(wait), n.channel).Int64()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, lock.ErrNotAcquired
 	case err != nil:
 		return nil, redisErr("acquire", err)
 	}
-	return &grant{client: s.client, names: n, token: token, fence: uint64(fence)}, nil
+	return &grant{client: s.client, names: n, token: token, fence: uint64(fence), expiry: sent.Add(ttl)}, nil
+}
+
+// leaveTimeout bounds leave.lua, which runs even when the caller's context is
+// done.
+const leaveTimeout = time.Second
+
+// leave takes token out of the queue, and deletes a grant it may have won in
+// an attempt whose answer was lost (the caller's context ended mid-flight).
+// Should it fail, the queue entry dies at its deadline and the grant at its
+// TTL.
+func (s *single) leave(ctx context.Context, n names, token string) {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
+	defer cancel()
+	_ = leaveScript.Run(lctx, s.client, []string{n.lock, n.queue, n.deadlines}, token, n.channel).Err()
 }
 
 // grant is one grant on one Redis deployment.
@@ -67,13 +135,25 @@ type grant struct {
 	names  names
 	token  string
 	fence  uint64
+
+	mu     sync.Mutex
+	expiry time.Time // send time of the last grant or refresh + TTL
 }
 
 // Token implements lock.Grant.
 func (g *grant) Token() uint64 { return g.fence }
 
+// Expiry implements lock.Expirer: a grant handed over after a wait counts
+// from the attempt that won it, not from the start of the wait.
+func (g *grant) Expiry() time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.expiry
+}
+
 // Refresh implements lock.Grant.
 func (g *grant) Refresh(ctx context.Context, ttl time.Duration) error {
+	sent := time.Now()
 	ok, err := refreshScript.Run(ctx, g.client, []string{g.names.lock}, g.token, milliseconds(ttl)).Int64()
 	switch {
 	case err != nil:
@@ -81,12 +161,17 @@ func (g *grant) Refresh(ctx context.Context, ttl time.Duration) error {
 	case ok == 0:
 		return fmt.Errorf("%w: the key expired or belongs to another owner", lock.ErrNotHeld)
 	}
+	g.mu.Lock()
+	g.expiry = sent.Add(ttl)
+	g.mu.Unlock()
 	return nil
 }
 
-// Release implements lock.Grant.
+// Release implements lock.Grant: the key is deleted and the head of the
+// queue, alone, is woken.
 func (g *grant) Release(ctx context.Context) error {
-	ok, err := releaseScript.Run(ctx, g.client, []string{g.names.lock}, g.token, g.names.channel).Int64()
+	n := g.names
+	ok, err := releaseScript.Run(ctx, g.client, []string{n.lock, n.queue, n.deadlines}, g.token, n.channel).Int64()
 	switch {
 	case err != nil:
 		return redisErr("release", err)
