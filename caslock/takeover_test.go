@@ -9,6 +9,7 @@ import (
 
 	"github.com/racefree/racefree/cas"
 	"github.com/racefree/racefree/caslock"
+	"github.com/racefree/racefree/internal/storeenv"
 	"github.com/racefree/racefree/lock"
 )
 
@@ -34,9 +35,9 @@ func crashedLease(t *testing.T, store cas.Store, key string, ttl time.Duration, 
 // as from a clock far behind), and the new token is above the dead one's.
 func TestTakeOverNeedsFullObservedPeriod(t *testing.T) {
 	const ttl = 400 * time.Millisecond
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			newStore := b.setup(t)
+	for _, b := range storeenv.All() {
+		t.Run(b.Name, func(t *testing.T) {
+			newStore := b.Setup(t)
 			dead := crashedLease(t, newStore(t), "job", ttl, time.Now().Add(-365*24*time.Hour))
 			waiter := newLocker(t, newStore(t))
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -66,9 +67,9 @@ func TestTakeOverNeedsFullObservedPeriod(t *testing.T) {
 // (waiters see the holder alive) that leaves the fencing token alone, and
 // that the next grant's token is above every version the refreshes wrote.
 func TestRefreshKeepsTokenAndBumpsVersion(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			newStore := b.setup(t)
+	for _, b := range storeenv.All() {
+		t.Run(b.Name, func(t *testing.T) {
+			newStore := b.Setup(t)
 			store := newStore(t)
 			l := newLocker(t, store, caslock.WithKeyPrefix("lock/"))
 			ctx := context.Background()

@@ -6,57 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/racefree/racefree/cas"
-	"github.com/racefree/racefree/cas/dynamocas"
-	"github.com/racefree/racefree/cas/mongocas"
 	"github.com/racefree/racefree/caslock"
 	"github.com/racefree/racefree/fence"
-	"github.com/racefree/racefree/internal/testenv"
+	"github.com/racefree/racefree/internal/storeenv"
 	"github.com/racefree/racefree/lock"
 )
-
-// casBackends are the Stores Item is tested on. Each setup runs once per
-// test and returns how to make a new Store (a new client: another process)
-// on that test's data.
-var casBackends = []struct {
-	name  string
-	setup func(t *testing.T) func(t *testing.T) cas.Store
-}{
-	{"Memory", func(*testing.T) func(*testing.T) cas.Store {
-		m := cas.NewMemory()
-		return func(*testing.T) cas.Store { return m }
-	}},
-	{"DynamoDB", dynamoItems},
-	{"MongoDB", func(*testing.T) func(*testing.T) cas.Store {
-		return func(t *testing.T) cas.Store {
-			// The version log: FerretDB v1's conditional updates are not atomic.
-			return mongocas.New(testenv.Mongo(t).Collection("items"), mongocas.WithVersionLog())
-		}
-	}},
-}
-
-// dynamoItems creates a table for the test, deleted at its end.
-func dynamoItems(t *testing.T) func(*testing.T) cas.Store {
-	t.Helper()
-	table := testenv.Prefix(t)
-	client := testenv.DynamoDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := dynamocas.CreateTable(ctx, client, table); err != nil {
-		t.Fatalf("CreateTable: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)}); err != nil {
-			t.Errorf("DeleteTable %s: %v", table, err)
-		}
-	})
-	return func(t *testing.T) cas.Store { return dynamocas.New(testenv.DynamoDB(t), table) }
-}
 
 // wantStaleItem fails t unless err is a *StaleError for token at fenceSeen.
 func wantStaleItem(t *testing.T, what string, err error, token, fenceSeen uint64) {
@@ -79,9 +34,9 @@ func wantItemValue(t *testing.T, s cas.Store, key, value string, fenceWant uint6
 // writes late with its old token; the write is refused and the data of the
 // holder that came after it survives. The lock is caslock on the same Store.
 func TestItemPausedHolder(t *testing.T) {
-	for _, b := range casBackends {
-		t.Run(b.name, func(t *testing.T) {
-			newStore := b.setup(t)
+	for _, b := range storeenv.All() {
+		t.Run(b.Name, func(t *testing.T) {
+			newStore := b.Setup(t)
 			ctx := context.Background()
 			var guard fence.Item
 			lockerA, err := caslock.New(newStore(t), caslock.WithKeyPrefix("lock/"))
@@ -131,9 +86,9 @@ func TestItemPausedHolder(t *testing.T) {
 // created, equal and higher tokens write, a lower one is refused with
 // nothing written, and a value the guard did not write is ErrNotFenced.
 func TestItemUpdate(t *testing.T) {
-	for _, b := range casBackends {
-		t.Run(b.name, func(t *testing.T) {
-			s := b.setup(t)(t)
+	for _, b := range storeenv.All() {
+		t.Run(b.Name, func(t *testing.T) {
+			s := b.Setup(t)(t)
 			ctx := context.Background()
 			var guard fence.Item
 			for _, w := range []struct {
@@ -170,9 +125,9 @@ func TestItemUpdate(t *testing.T) {
 // its value, and every refusal names a fence above the refused token.
 func TestItemConcurrentTokens(t *testing.T) {
 	const writers = 6
-	for _, b := range casBackends {
-		t.Run(b.name, func(t *testing.T) {
-			newStore := b.setup(t)
+	for _, b := range storeenv.All() {
+		t.Run(b.Name, func(t *testing.T) {
+			newStore := b.Setup(t)
 			ctx := context.Background()
 			errs := make(chan error, writers)
 			for i := range writers {
