@@ -172,6 +172,7 @@ func (b *advisoryBackend) pgWait(ctx context.Context, conn *sql.Conn, id any) er
 		killCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_, _ = b.db.ExecContext(killCtx, "SELECT pg_terminate_backend($1)", pid)
+		return ctx.Err()
 	}
 	return err
 }
@@ -193,6 +194,9 @@ func myWait(ctx context.Context, conn *sql.Conn, id any) error {
 		switch {
 		case err != nil:
 			discard(conn)
+			if ctx.Err() != nil {
+				return ctx.Err() // the driver may report the cut as a bad connection
+			}
 			return err
 		case got.Valid && got.Int64 == 1:
 			return nil

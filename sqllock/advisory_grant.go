@@ -14,21 +14,26 @@ import (
 	"github.com/racefree/racefree/sqldialect"
 )
 
-// advisoryGrant is an advisory lock held by the session of conn.
+// advisoryGrant is an advisory lock held by the session of conn. A timer
+// pings the connection every ping interval (no goroutine waits between
+// pings); Release stops it and sends the unlock at once, after a ping only
+// if one is on the wire at that moment.
 type advisoryGrant struct {
 	b    *advisoryBackend
 	conn *sql.Conn
 	key  string
 	id   any // the hashed key
 
+	// io serializes the statements on conn: database/sql lets a ping run
+	// while the rows of a query are still being read, which pgx refuses.
+	io sync.Mutex
+
 	mu     sync.Mutex
 	expiry time.Time // local: grant or last ping plus the TTL
-	closed bool      // conn given back or discarded
+	closed bool      // released, or conn discarded
 	cause  error
 	lost   chan struct{}
-
-	stopPing context.CancelFunc
-	pingDone chan struct{}
+	timer  *time.Timer // the next ping
 }
 
 var (
@@ -37,10 +42,10 @@ var (
 )
 
 func (b *advisoryBackend) newGrant(conn *sql.Conn, key string, id any, expiry time.Time) *advisoryGrant {
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &advisoryGrant{b: b, conn: conn, key: key, id: id, expiry: expiry,
-		lost: make(chan struct{}), stopPing: cancel, pingDone: make(chan struct{})}
-	go g.watch(ctx)
+	g := &advisoryGrant{b: b, conn: conn, key: key, id: id, expiry: expiry, lost: make(chan struct{})}
+	g.mu.Lock()
+	g.timer = time.AfterFunc(b.ping, g.ping)
+	g.mu.Unlock()
 	return g
 }
 
@@ -60,24 +65,29 @@ func (g *advisoryGrant) LossCause() error {
 	return g.cause
 }
 
-// watch pings the connection until ctx ends or a ping fails.
-func (g *advisoryGrant) watch(ctx context.Context) {
-	defer close(g.pingDone)
-	t := time.NewTicker(g.b.ping)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		pingCtx, cancel := context.WithTimeout(ctx, g.b.ping)
-		err := g.conn.PingContext(pingCtx)
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			g.loseConn(fmt.Errorf("sqllock: the connection holding the advisory lock failed: %w", err))
-			return
-		}
+// ping checks the connection and schedules the next check, unless the grant
+// was released meanwhile. A ping that fails ends the grant as lost. It runs
+// in the timer's goroutine; a Release during the ping waits for it.
+func (g *advisoryGrant) ping() {
+	g.io.Lock()
+	defer g.io.Unlock()
+	g.mu.Lock()
+	closed := g.closed
+	g.mu.Unlock()
+	if closed {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.b.ping)
+	err := g.conn.PingContext(ctx)
+	cancel()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.closed:
+	case err != nil:
+		g.loseConnLocked(fmt.Errorf("sqllock: the connection holding the advisory lock failed: %w", err))
+	default:
+		g.timer.Reset(g.b.ping)
 	}
 }
 
@@ -86,24 +96,37 @@ func (g *advisoryGrant) watch(ctx context.Context) {
 func (g *advisoryGrant) loseConn(cause error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.loseConnLocked(cause)
+}
+
+func (g *advisoryGrant) loseConnLocked(cause error) {
 	if g.closed {
 		return
 	}
 	g.closed, g.cause = true, cause
+	g.timer.Stop()
 	close(g.lost)
 	discard(g.conn)
 }
 
-// Refresh checks that the session, and so the lock, is still there.
+// Refresh checks that the session, and so the lock, is still there. The
+// ping is not cut short by ctx (a ping cancelled on the wire breaks the
+// connection, and with it the lock: lock cancels the renewal it runs when
+// the holder releases); it is bounded by the ping interval instead.
 func (g *advisoryGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 	if err := g.heldErr(); err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	pingCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.b.ping)
+	defer cancel()
+	g.io.Lock()
 	sent := time.Now()
-	if err := g.conn.PingContext(ctx); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	err := g.conn.PingContext(pingCtx)
+	g.io.Unlock()
+	if err != nil {
 		g.loseConn(fmt.Errorf("sqllock: the connection holding the advisory lock failed: %w", err))
 		return fmt.Errorf("%w: %w", lock.ErrNotHeld, err)
 	}
@@ -116,6 +139,10 @@ func (g *advisoryGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 func (g *advisoryGrant) heldErr() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.heldErrLocked()
+}
+
+func (g *advisoryGrant) heldErrLocked() error {
 	switch {
 	case g.cause != nil:
 		return fmt.Errorf("%w: %w", lock.ErrNotHeld, g.cause)
@@ -127,10 +154,17 @@ func (g *advisoryGrant) heldErr() error {
 
 // Release unlocks and gives the connection back to the pool. If the unlock
 // fails, the connection is discarded instead, which frees the lock too.
+// Nothing is waited for before the unlock is sent: the ping timer is only
+// stopped.
 func (g *advisoryGrant) Release(ctx context.Context) error {
-	g.stopPing()
-	<-g.pingDone
-	if err := g.heldErr(); err != nil {
+	g.mu.Lock()
+	err := g.heldErrLocked()
+	if err == nil {
+		g.closed = true
+		g.timer.Stop()
+	}
+	g.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	q := "SELECT pg_advisory_unlock($1)"
@@ -138,10 +172,9 @@ func (g *advisoryGrant) Release(ctx context.Context) error {
 		q = "SELECT COALESCE(RELEASE_LOCK(?), 0) = 1"
 	}
 	var ok bool
-	err := g.conn.QueryRowContext(ctx, q, g.id).Scan(&ok)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.closed = true
+	g.io.Lock()
+	err = g.conn.QueryRowContext(ctx, q, g.id).Scan(&ok)
+	g.io.Unlock()
 	switch {
 	case err != nil:
 		discard(g.conn)

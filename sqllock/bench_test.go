@@ -2,12 +2,15 @@ package sqllock
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/racefree/racefree/lock"
 	"github.com/racefree/racefree/lock/locktest"
@@ -149,3 +152,67 @@ func incrementOptimistic(ctx context.Context, pool *sql.DB, d sqldialect.Dialect
 	}
 	return 10000, fmt.Errorf("counter %d: too many conflicts", id)
 }
+
+// BenchmarkAdvisoryFloor sets the AdvisoryLocker's uncontended Acquire and
+// Release on PostgreSQL beside its floors: pg_advisory_lock and
+// pg_advisory_unlock on one pgx connection, and the same through
+// database/sql with a connection taken from the pool per grant (what a
+// lease does).
+func BenchmarkAdvisoryFloor(b *testing.B) {
+	db := databases[0]
+	ctx := context.Background()
+	id := pgAdvisoryKey(locktestKey(b))
+	b.Run("pgx-conn", func(b *testing.B) {
+		conn, err := pgx.Connect(ctx, db.dsn(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() { _ = conn.Close(ctx) }()
+		for b.Loop() {
+			if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", id); err != nil {
+				b.Fatal(err)
+			}
+			var ok bool
+			if err := conn.QueryRow(ctx, "SELECT pg_advisory_unlock($1)", id).Scan(&ok); err != nil || !ok {
+				b.Fatalf("unlock: %v %v", ok, err)
+			}
+		}
+	})
+	b.Run("sql-conn", func(b *testing.B) {
+		pool := db.open(b)
+		for b.Loop() {
+			conn, err := pool.Conn(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", id); err != nil {
+				b.Fatal(err)
+			}
+			var ok bool
+			if err := conn.QueryRowContext(ctx, "SELECT pg_advisory_unlock($1)", id).Scan(&ok); err != nil || !ok {
+				b.Fatalf("unlock: %v %v", ok, err)
+			}
+			_ = conn.Close()
+		}
+	})
+	b.Run("locker", func(b *testing.B) {
+		l, err := NewAdvisoryLocker(db.open(b), db.dialect, AdvisoryConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		k := locktestKey(b)
+		for b.Loop() {
+			lease, err := l.Acquire(ctx, k)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := lease.Release(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// locktestKey is a random key of its own for one benchmark (advisory locks
+// are shared by the whole server).
+func locktestKey(b *testing.B) string { return "floor-" + b.Name() + "-" + rand.Text() }
