@@ -19,19 +19,25 @@ import (
 type countingClient struct {
 	*redis.Client
 	attempts atomic.Int64
+	shared   *atomic.Int64 // when set, attempts are counted here too
+}
+
+func (c *countingClient) count(keys []string) {
+	if len(keys) == 4 || len(keys) == 2 {
+		c.attempts.Add(1)
+		if c.shared != nil {
+			c.shared.Add(1)
+		}
+	}
 }
 
 func (c *countingClient) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
-	if len(keys) == 4 || len(keys) == 2 {
-		c.attempts.Add(1)
-	}
+	c.count(keys)
 	return c.Client.EvalSha(ctx, sha, keys, args...)
 }
 
 func (c *countingClient) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
-	if len(keys) == 4 || len(keys) == 2 {
-		c.attempts.Add(1)
-	}
+	c.count(keys)
 	return c.Client.Eval(ctx, script, keys, args...)
 }
 
