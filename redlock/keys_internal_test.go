@@ -38,8 +38,8 @@ func TestNamesShareHashTag(t *testing.T) {
 	}
 }
 
-// Undoing a partial quorum grant publishes only where it deleted its own key:
-// a missing key or another owner's key wakes nobody.
+// Undoing a partial quorum grant publishes only where it deleted its own key,
+// and only when asked to: a missing key or another owner's key wakes nobody.
 func TestQuorumUndoPublishesOnlyForOwnKey(t *testing.T) {
 	// A private server: PUBLISH counts of a shared one include others'.
 	srv := testenv.StartRedisServer(t)
@@ -56,9 +56,9 @@ func TestQuorumUndoPublishesOnlyForOwnKey(t *testing.T) {
 		}
 		return commandCalls(stats, "publish")
 	}
-	undo := func(token string) int64 {
+	undo := func(token string, announce string) int64 {
 		t.Helper()
-		v, err := quorumUndoScript.Run(ctx, rdb, []string{n.lock}, token, n.channel).Int64()
+		v, err := quorumUndoScript.Run(ctx, rdb, []string{n.lock}, token, n.channel, announce).Int64()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,13 +66,13 @@ func TestQuorumUndoPublishesOnlyForOwnKey(t *testing.T) {
 	}
 
 	before := publishes()
-	if undo("mine") != 0 {
+	if undo("mine", "1") != 0 {
 		t.Fatal("undo of a missing key reported a deletion")
 	}
 	if err := rdb.Set(ctx, n.lock, "theirs", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if undo("mine") != 0 {
+	if undo("mine", "1") != 0 {
 		t.Fatal("undo deleted another owner's key")
 	}
 	if got := publishes() - before; got != 0 {
@@ -81,11 +81,20 @@ func TestQuorumUndoPublishesOnlyForOwnKey(t *testing.T) {
 	if err := rdb.Set(ctx, n.lock, "mine", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if undo("mine") != 1 {
+	if undo("mine", "0") != 1 {
+		t.Fatal("undo did not delete its own key")
+	}
+	if got := publishes() - before; got != 0 {
+		t.Fatalf("%d PUBLISH after deleting its own key unannounced, want 0", got)
+	}
+	if err := rdb.Set(ctx, n.lock, "mine", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if undo("mine", "1") != 1 {
 		t.Fatal("undo did not delete its own key")
 	}
 	if got := publishes() - before; got != 1 {
-		t.Fatalf("%d PUBLISH after deleting its own key, want 1", got)
+		t.Fatalf("%d PUBLISH after deleting its own key announced, want 1", got)
 	}
 }
 

@@ -75,9 +75,11 @@ func (q *quorum) drift(ttl time.Duration) time.Duration {
 	return time.Duration(float64(ttl)*q.opts.driftFactor) + q.opts.driftFloor
 }
 
-// nodeResult is one node's answer to a script.
+// nodeResult is one node's answer to a script: an integer, or a string
+// (quorum_acquire.lua's holder token); redis.Nil for a nil reply.
 type nodeResult struct {
 	val int64
+	str string
 	err error
 }
 
@@ -89,7 +91,18 @@ func fanOut(ctx context.Context, timeout time.Duration, nodes []Client, script *
 		wg.Go(func() {
 			nctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			res[i].val, res[i].err = script.Run(nctx, node, keys, args...).Int64()
+			v, err := script.Run(nctx, node, keys, args...).Result()
+			switch v := v.(type) {
+			case int64:
+				res[i].val = v
+			case string:
+				res[i].str = v
+			default:
+				if err == nil {
+					err = fmt.Errorf("redlock: unexpected script reply %T", v)
+				}
+			}
+			res[i].err = err
 		})
 	}
 	wg.Wait()
@@ -108,18 +121,20 @@ func (q *quorum) TryGrant(ctx context.Context, key string, ttl time.Duration) (l
 	start := time.Now()
 
 	granted, held := 0, 0
+	holders := make(map[string]int, len(q.nodes)) // owner token -> nodes held
 	var fence uint64
 	var errs []error
 	res := fanOut(ctx, timeout, q.nodes, quorumAcquireScript, []string{n.lock, n.fence}, token, milliseconds(ttl))
 	for _, r := range res {
 		switch {
-		case r.err == nil:
+		case r.err != nil:
+			errs = append(errs, r.err)
+		case r.str != "":
+			held++
+			holders[r.str]++
+		default:
 			granted++
 			fence = max(fence, uint64(r.val))
-		case errors.Is(r.err, redis.Nil):
-			held++
-		default:
-			errs = append(errs, r.err)
 		}
 	}
 	if granted >= q.majority && q.valid(start, ttl) {
@@ -145,10 +160,18 @@ func (q *quorum) TryGrant(ctx context.Context, key string, ttl time.Duration) (l
 			return g, nil
 		}
 	}
-	// Undo the partial grant everywhere at once, even if ctx is done, waking
-	// waiters only where a grant of ours was deleted.
+	// Undo the partial grant everywhere at once, even if ctx is done. Waiters
+	// are woken only where a grant of ours was deleted, and only when no
+	// other owner holds a majority (that one's release wakes them): after a
+	// split vote, where nobody won, the key may be free everywhere.
+	announce := "1"
+	for _, nodes := range holders {
+		if nodes >= q.majority {
+			announce = "0"
+		}
+	}
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	fanOut(uctx, timeout, q.nodes, quorumUndoScript, []string{n.lock}, token, n.channel)
+	fanOut(uctx, timeout, q.nodes, quorumUndoScript, []string{n.lock}, token, n.channel, announce)
 	cancel()
 	if err := ctx.Err(); err != nil {
 		return nil, err
