@@ -4,18 +4,44 @@
 //
 // # Single deployment
 //
-// A grant is one EVALSHA of acquire.lua: SET {key} token NX PX ttl with a
-// random 16-byte token and, in the same atomic script, INCR {key}:fence, whose
-// value is the lease's fencing token. Both names carry the key as a Cluster
-// hash tag, so they share a slot. The counter never expires: a counter that
-// expired would start again at 1 and issue tokens lower than ones in use (it
-// costs one small key per distinct lock key; use maxmemory-policy noeviction,
-// since an evicted lock or counter breaks the lock). Release and refresh are
-// token-checked scripts; refresh never re-creates an expired key, and release
-// publishes on {key}:released. Waiters of a Locker share one PubSub
-// connection; each release message wakes one local waiter, and a jittered
-// backoff poll from package lock covers lost messages and expiries. Renewal,
-// Done, Err, Do and validation are package lock's.
+// A grant is one EVALSHA of acquire.lua: if the key is free and nobody is
+// queued before the caller, SET {key} token PX ttl with a random 16-byte
+// token and, in the same atomic script, INCR {key}:fence, whose value is the
+// lease's fencing token. The counter never expires: a counter that expired
+// would start again at 1 and issue tokens lower than ones in use (it costs
+// one small key per distinct lock key; use maxmemory-policy noeviction, since
+// an evicted lock or counter breaks the lock). Release and refresh are
+// token-checked scripts; refresh never re-creates an expired key.
+//
+// Waiting is a server-side FIFO queue, as in Redisson's fair lock: the list
+// {key}:q of waiters' owner tokens and the hash {key}:qd of their deadlines
+// on the server's clock (TIME). An Acquire that finds the key held, or finds
+// others queued, is appended once by the same script that refused it; the
+// key then goes only to the queue's head. Release deletes the key and
+// publishes the head's token on {key}:released; each Locker has one shared
+// PubSub connection and wakes only the local waiter holding that token, so
+// one release costs one grant attempt across all processes (no herd), and the
+// releaser, whose next Acquire finds a queue, cannot barge in. TryAcquire
+// respects the queue too: it fails while anyone waits. Properties.FIFO is
+// true: waiters are granted in the order of their first attempt.
+//
+// Crashes are bounded by deadlines. A waiter renews its deadline (3 ×
+// WithQueuePoll) with every attempt, and polls at least every WithQueuePoll
+// as a safety net against lost messages; a cancelled Acquire leaves the queue
+// at once (leave.lua, which also deletes a grant its lost answer may have
+// won, and passes the wake-up on). A waiter that dies keeps its place until
+// its deadline; the scripts drop heads whose deadline passed, and the new
+// head is woken by the script that dropped them or by its own next poll, so
+// a dead waiter stalls the queue by at most its deadline plus one poll. A
+// holder that dies is noticed by the head's poll once its key has expired.
+// A paused waiter that misses its deadline loses its place and queues again
+// at the back. The queue keys expire with their last deadline.
+//
+// All names of one lock — {key}, {key}:fence, {key}:q, {key}:qd — carry the
+// key as a Cluster hash tag, so they share a slot and one script can touch
+// them all on a Redis Cluster; keys beginning with "}" are refused, since
+// their tag would be empty. Renewal, Done, Err, Do and validation are
+// package lock's.
 //
 // What it guarantees: mutual exclusion and strictly increasing tokens as long
 // as the Redis primary keeps its data. What it does not: replication is
@@ -29,22 +55,36 @@
 // far below the TTL. The lock is held when a majority granted it within the
 // validity time TTL − elapsed − drift (drift = 0.01 × TTL + 2 ms by default);
 // the lease's deadline counts from the moment the request was sent, less that
-// drift. Otherwise every node is released at once. Refresh needs a majority
-// too; release goes to all.
+// drift. Otherwise the partial grant is undone on every node at once; the
+// undo wakes waiters only after a split vote (no other owner holds a
+// majority — each refusing node names its holder) and only where it deleted
+// a key of its own, never for a missing key, so failed attempts do not wake
+// each other in a storm. Refresh needs a majority too. Release goes to all
+// nodes and returns once a majority confirmed it; the slower nodes' answers
+// are awaited in the background, each bounded by the node timeout, and Close
+// waits for them. Quorum waiters are woken by pub/sub from every node (one
+// waiter per Locker per release) and poll with package lock's backoff; they
+// are not queued, so Properties.FIFO is false.
 //
-// The fencing token is the maximum of the granting majority's counters,
-// written back to a majority (fence.lua) before the lease is returned. Without
-// that write-back two majorities that overlap in one node whose counter lags
-// could issue a lower token after a higher one. With it, any later majority
-// contains a node that saw the previous token, so tokens strictly increase —
-// under FencingAssumption: no node loses acknowledged writes. A node that
-// restarts without its data (no fsync'ed AOF), fails over to a lagging replica
-// or evicts keys breaks both the lock and the tokens: enough such nodes can
-// form a second majority for a key that is still held, and their fresh
-// counters give it a token no greater than the one in use. A resource that
-// refuses lower tokens then refuses the second holder, which is the point of
-// fencing, but if the restarted counters have caught up to exactly the token
-// in use, two holders carry equal tokens and fencing cannot tell them apart.
+// The fencing token is the maximum of the granting nodes' counters, and it
+// is handed out only once a majority of nodes hold a counter at least that
+// high. Usually the granting nodes' INCRs already did it: when a majority of
+// nodes returned the maximum itself, their counters equal the token and
+// nothing more is sent (two fan-outs per Acquire+Release, as plain Redlock).
+// Otherwise the token is written back (fence.lua, which only ever raises a
+// counter) to the nodes below it until a majority holds it. Without that,
+// two majorities that overlap in one node whose counter lags could issue a
+// lower token after a higher one. Either way, any later majority contains a
+// node whose counter is at least the previous token, and its INCR returns
+// more, so tokens strictly increase — under FencingAssumption: no node loses
+// acknowledged writes. A node that restarts without its data (no fsync'ed
+// AOF), fails over to a lagging replica or evicts keys breaks both the lock
+// and the tokens: enough such nodes can form a second majority for a key
+// that is still held, and their fresh counters give it a token no greater
+// than the one in use. A resource that refuses lower tokens then refuses the
+// second holder, which is the point of fencing, but if the restarted counters
+// have caught up to exactly the token in use, two holders carry equal tokens
+// and fencing cannot tell them apart.
 //
 // # What Redlock does not promise
 //
