@@ -34,8 +34,8 @@
 // head is woken by the script that dropped them or by its own next poll, so
 // a dead waiter stalls the queue by at most its deadline plus one poll. A
 // holder that dies is noticed by the head's poll once its key has expired.
-// A paused waiter that misses its deadline loses its place and queues again
-// at the back. The queue keys expire with their last deadline.
+// A paused waiter that misses its deadline may lose its place: it queues
+// again at the back. The queue keys expire with their last deadline.
 //
 // All names of one lock — {key}, {key}:fence, {key}:q, {key}:qd — carry the
 // key as a Cluster hash tag, so they share a slot and one script can touch
