@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/racefree/racefree/lock"
@@ -12,8 +13,13 @@ import (
 )
 
 // DefaultLeaseTable is the lease table of a LeaseLocker whose LeaseConfig
-// names none. Its sequence is the table's name followed by "_token".
+// names none. Its sequence is the table's name followed by "_token", and on
+// PostgreSQL its waiter queue the table's name followed by "_waiters".
 const DefaultLeaseTable = "racefree_locks"
+
+// DefaultQueueTTL is how long a queued PostgreSQL waiter keeps its place
+// without renewing it, when LeaseConfig.QueueTTL is zero.
+const DefaultQueueTTL = time.Second
 
 // LeaseConfig tunes a LeaseLocker. The zero value is ready to use.
 type LeaseConfig struct {
@@ -25,7 +31,17 @@ type LeaseConfig struct {
 	// jittered backoff as on MariaDB. Set it when no session-mode connection
 	// is available for listening (e.g. only PgBouncer in transaction mode).
 	PollOnly bool
+
+	// QueueTTL is how long a waiter queued on PostgreSQL keeps its place
+	// without renewing it; waiters renew (and try again) every third of it.
+	// A waiter whose process died holds up the queue for at most QueueTTL
+	// plus a third. Default DefaultQueueTTL; at least 30 ms.
+	QueueTTL time.Duration
 }
+
+// minQueueTTL is the shortest LeaseConfig.QueueTTL: below it a renewal's
+// round trip eats the waiter's place.
+const minQueueTTL = 30 * time.Millisecond
 
 // LeaseLocker is a lock.Locker on a table of leases: one row per key with
 // the holder's fencing token and an expiry. Granting, refreshing and
@@ -59,11 +75,23 @@ func NewLeaseLocker(db *sql.DB, d sqldialect.Dialect, cfg LeaseConfig, defaults 
 	if err := checkTable(table); err != nil {
 		return nil, err
 	}
-	b := &leaseBackend{db: db, d: d, table: quote(d, table), seq: quote(d, table+"_token")}
-	if d == sqldialect.Postgres && !cfg.PollOnly {
-		b.listener = newListener(db, table)
+	switch {
+	case cfg.QueueTTL == 0:
+		cfg.QueueTTL = DefaultQueueTTL
+	case cfg.QueueTTL < minQueueTTL:
+		return nil, fmt.Errorf("%w: QueueTTL %v is below %v", ErrInvalidArgument, cfg.QueueTTL, minQueueTTL)
 	}
-	return &LeaseLocker{Client: lock.New(b, defaults...), b: b}, nil
+	b := &leaseBackend{db: db, d: d, table: quote(d, table), seq: quote(d, table+"_token")}
+	if d != sqldialect.Postgres {
+		return &LeaseLocker{Client: lock.New(b, defaults...), b: b}, nil
+	}
+	b.waiters = quote(d, table+"_waiters")
+	pg := &pgLeaseBackend{leaseBackend: b, queueTTL: cfg.QueueTTL}
+	pg.makeAttemptSQL()
+	if !cfg.PollOnly {
+		pg.listener = newListener(db, table)
+	}
+	return &LeaseLocker{Client: lock.New(pg, defaults...), b: b}, nil
 }
 
 // Schema returns the statements that create the lease table and its
@@ -76,6 +104,14 @@ func (l *LeaseLocker) Schema() []string {
 	lock_key   text COLLATE "C" PRIMARY KEY,
 	token      bigint NOT NULL,
 	expires_at timestamptz NOT NULL
+)`,
+			// The waiters of each key in the order of their tickets (drawn
+			// from the token sequence); deadline is renewed while they wait.
+			"CREATE TABLE IF NOT EXISTS " + l.b.waiters + ` (
+	lock_key text COLLATE "C" NOT NULL,
+	ticket   bigint NOT NULL,
+	deadline timestamptz NOT NULL,
+	PRIMARY KEY (lock_key, ticket)
 )`,
 		}
 	}
@@ -105,8 +141,8 @@ func (l *LeaseLocker) EnsureSchema(ctx context.Context) error {
 type leaseBackend struct {
 	db         *sql.DB
 	d          sqldialect.Dialect
-	table, seq string    // quoted
-	listener   *listener // PostgreSQL LISTEN/NOTIFY; nil when polling
+	table, seq string // quoted
+	waiters    string // quoted; PostgreSQL's queue of waiters
 }
 
 var _ lock.Backend = (*leaseBackend)(nil)
@@ -133,20 +169,9 @@ func (b *leaseBackend) ValidateKey(key string) error {
 	return nil
 }
 
+// TryGrant on MariaDB; pgLeaseBackend has its own.
 func (b *leaseBackend) TryGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
-	if b.d == sqldialect.Postgres {
-		return b.pgGrant(ctx, key, ttl)
-	}
 	return b.myGrant(ctx, key, ttl)
-}
-
-// Subscribe implements lock.Notifier on PostgreSQL (see listener).
-func (b *leaseBackend) Subscribe(ctx context.Context, key string) (<-chan struct{}, func(), error) {
-	if b.listener == nil {
-		// Polling only: a channel that never fires leaves it to the backoff.
-		return nil, func() {}, nil
-	}
-	return b.listener.subscribe(ctx, key)
 }
 
 // leaseGrant is one row of the lease table held with token.
@@ -154,15 +179,44 @@ type leaseGrant struct {
 	b     *leaseBackend
 	key   string
 	token uint64
+
+	mu     sync.Mutex
+	expiry time.Time // send time of the grant or last refresh, plus its TTL
+}
+
+var _ lock.Expirer = (*leaseGrant)(nil)
+
+func (b *leaseBackend) newGrant(key string, token uint64, sent time.Time, ttl time.Duration) *leaseGrant {
+	return &leaseGrant{b: b, key: key, token: token, expiry: sent.Add(ttl)}
 }
 
 func (g *leaseGrant) Token() uint64 { return g.token }
 
+// Expiry implements lock.Expirer: grants handed over after a wait expire
+// a TTL after the statement that granted them, not after the wait began.
+func (g *leaseGrant) Expiry() time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.expiry
+}
+
+func (g *leaseGrant) setExpiry(sent time.Time, ttl time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.expiry = sent.Add(ttl)
+}
+
 func (g *leaseGrant) Refresh(ctx context.Context, ttl time.Duration) error {
+	sent := time.Now()
+	refresh := g.myRefresh
 	if g.b.d == sqldialect.Postgres {
-		return g.pgRefresh(ctx, ttl)
+		refresh = g.pgRefresh
 	}
-	return g.myRefresh(ctx, ttl)
+	if err := refresh(ctx, ttl); err != nil {
+		return err
+	}
+	g.setExpiry(sent, ttl)
+	return nil
 }
 
 func (g *leaseGrant) Release(ctx context.Context) error {

@@ -30,6 +30,7 @@ token = IF(expires_at <= UTC_TIMESTAMP(6), LAST_INSERT_ID(NEXTVAL(` + b.seq + `)
 expires_at = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(expires_at), expires_at)`
 	var err error
 	for range myGrantRetries {
+		sent := time.Now()
 		res, execErr := b.db.ExecContext(ctx, q, key, micros(ttl))
 		if err = Translate(execErr); err != nil {
 			if errors.Is(err, ErrDeadlock) {
@@ -44,7 +45,7 @@ expires_at = IF(expires_at <= UTC_TIMESTAMP(6), VALUES(expires_at), expires_at)`
 		if token == 0 {
 			return nil, fmt.Errorf("%w: %q is held", lock.ErrNotAcquired, key)
 		}
-		return &leaseGrant{b: b, key: key, token: uint64(token)}, nil
+		return b.newGrant(key, uint64(token), sent, ttl), nil
 	}
 	return nil, fmt.Errorf("%w: %q is contended: %w", lock.ErrNotAcquired, key, err)
 }

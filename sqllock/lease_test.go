@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
-
 	"github.com/racefree/racefree/lock"
 	"github.com/racefree/racefree/lock/locktest"
 	"github.com/racefree/racefree/sqldialect"
@@ -50,7 +48,8 @@ func TestLeaseLockerConformance(t *testing.T) {
 }
 
 // TestLeaseNotifyWakesWaiter proves that a PostgreSQL waiter is woken by the
-// release's NOTIFY: its backoff alone would not poll again for a minute.
+// release's NOTIFY: with a queue TTL of three minutes it would not try again
+// for a minute otherwise.
 func TestLeaseNotifyWakesWaiter(t *testing.T) {
 	db := databases[0]
 	holder := newLeaseLocker(t, db, LeaseConfig{})
@@ -59,13 +58,12 @@ func TestLeaseNotifyWakesWaiter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow := lock.WithBackOff(func() backoff.BackOff { return backoff.NewConstantBackOff(time.Minute) })
-	waiter := newLeaseLocker(t, db, LeaseConfig{})
+	waiter := newLeaseLocker(t, db, LeaseConfig{QueueTTL: 3 * time.Minute})
 	got := make(chan error, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	go func() {
-		l, err := waiter.Acquire(ctx, k, slow)
+		l, err := waiter.Acquire(ctx, k)
 		if err == nil {
 			err = l.Release(ctx)
 		}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,19 +15,25 @@ import (
 )
 
 // listener is the LISTEN side of a PostgreSQL LeaseLocker: one connection,
-// taken from the pool while at least one Acquire waits and given back (closed)
-// when none does, shared by all waiters of the Locker. Each notification
-// (a released key) wakes one waiter of that key, the longest waiting one
-// that has no wake-up pending, so a release does not start a herd.
+// taken from the pool while at least one Acquire waits and given back
+// (closed) once none has waited for listenLinger, shared by all waiters of
+// the Locker. A release notifies the ticket of the head of its key's queue;
+// the listener wakes the waiter holding that ticket, if it is one of its
+// own, and no other: one release wakes one waiter in all processes.
 type listener struct {
 	db      *sql.DB
 	channel string
 
 	mu      sync.Mutex
-	waiters map[string][]chan struct{} // per key, oldest first
-	count   int                        // waiters of all keys
-	session *listenSession             // running while count > 0
+	waiters map[int64]chan struct{} // by ticket
+	session *listenSession          // running while waiters wait, and a linger after
+	idle    *time.Timer             // stops session after the linger
 }
+
+// listenLinger is how long a listener goes on listening after its last
+// waiter left: a process that takes a key again and again does not open a
+// connection per wait.
+const listenLinger = 200 * time.Millisecond
 
 // listenSession is one run of the listening goroutine.
 type listenSession struct {
@@ -35,7 +42,7 @@ type listenSession struct {
 }
 
 func newListener(db *sql.DB, table string) *listener {
-	return &listener{db: db, channel: channelName(table), waiters: make(map[string][]chan struct{})}
+	return &listener{db: db, channel: channelName(table), waiters: make(map[int64]chan struct{})}
 }
 
 // channelName is the NOTIFY channel of a lease table: its name, unquoted.
@@ -43,12 +50,16 @@ func channelName(table string) string {
 	return strings.NewReplacer(`"`, "", "`", "").Replace(table)
 }
 
-// subscribe registers a waiter for key; it returns once the connection
-// listens, so no release after it can be missed.
-func (l *listener) subscribe(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+// subscribe registers the waiter of ticket; it returns once the connection
+// listens.
+func (l *listener) subscribe(ctx context.Context, ticket int64) (<-chan struct{}, func(), error) {
 	ch := make(chan struct{}, 1)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.idle != nil {
+		l.idle.Stop()
+		l.idle = nil
+	}
 	if l.session == nil {
 		s, err := l.start(ctx)
 		if err != nil {
@@ -56,36 +67,32 @@ func (l *listener) subscribe(ctx context.Context, key string) (<-chan struct{}, 
 		}
 		l.session = s
 	}
-	l.waiters[key] = append(l.waiters[key], ch)
-	l.count++
+	l.waiters[ticket] = ch
 	var once sync.Once
-	return ch, func() { once.Do(func() { l.unsubscribe(key, ch) }) }, nil
+	return ch, func() { once.Do(func() { l.unsubscribe(ticket) }) }, nil
 }
 
-func (l *listener) unsubscribe(key string, ch chan struct{}) {
+func (l *listener) unsubscribe(ticket int64) {
 	l.mu.Lock()
-	list := l.waiters[key]
-	for i, c := range list {
-		if c == ch {
-			list = append(list[:i:i], list[i+1:]...)
-			break
-		}
+	defer l.mu.Unlock()
+	delete(l.waiters, ticket)
+	if len(l.waiters) == 0 && l.session != nil && l.idle == nil {
+		s := l.session
+		l.idle = time.AfterFunc(listenLinger, func() { l.stopIdle(s) })
 	}
-	if len(list) == 0 {
-		delete(l.waiters, key)
-	} else {
-		l.waiters[key] = list
+}
+
+// stopIdle stops s if it still runs and nobody waits.
+func (l *listener) stopIdle(s *listenSession) {
+	l.mu.Lock()
+	if l.session != s || len(l.waiters) > 0 {
+		l.mu.Unlock()
+		return
 	}
-	l.count--
-	var stop *listenSession
-	if l.count == 0 {
-		stop, l.session = l.session, nil
-	}
+	l.session, l.idle = nil, nil
 	l.mu.Unlock()
-	if stop != nil {
-		stop.cancel()
-		<-stop.done
-	}
+	s.cancel()
+	<-s.done
 }
 
 // start runs a listening goroutine and waits until it listens. l.mu is held.
@@ -149,7 +156,7 @@ func (l *listener) listen(ctx context.Context, ready chan<- error) (listened boo
 	defer conn.Close() //nolint:errcheck // discarded through driver.ErrBadConn
 	var listenErr error
 	_ = conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
+		sc, ok := dc.(pgxConner)
 		if !ok {
 			listenErr = fmt.Errorf("%w: LISTEN needs the pgx driver, not %T", ErrInvalidArgument, dc)
 			report(listenErr)
@@ -163,6 +170,12 @@ func (l *listener) listen(ctx context.Context, ready chan<- error) (listened boo
 	}
 	return listened, listenErr
 }
+
+// pgxConner is a database/sql driver connection of pgx: *stdlib.Conn, or a
+// wrapper around it.
+type pgxConner interface{ Conn() *pgx.Conn }
+
+var _ pgxConner = (*stdlib.Conn)(nil)
 
 func (l *listener) dispatch(ctx context.Context, pc *pgx.Conn, report func(error)) error {
 	if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{l.channel}.Sanitize()); err != nil {
@@ -179,14 +192,17 @@ func (l *listener) dispatch(ctx context.Context, pc *pgx.Conn, report func(error
 	}
 }
 
-// wakeOne wakes the longest waiting waiter of key that has no pending wake-up.
-func (l *listener) wakeOne(key string) {
+// wakeOne wakes the waiter of the ticket in payload, if it is ours.
+func (l *listener) wakeOne(payload string) {
+	ticket, err := strconv.ParseInt(payload, 10, 64)
+	if err != nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, ch := range l.waiters[key] {
+	if ch, ok := l.waiters[ticket]; ok {
 		select {
 		case ch <- struct{}{}:
-			return
 		default:
 		}
 	}
@@ -195,12 +211,10 @@ func (l *listener) wakeOne(key string) {
 func (l *listener) wakeAll() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, list := range l.waiters {
-		for _, ch := range list {
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
+	for _, ch := range l.waiters {
+		select {
+		case ch <- struct{}{}:
+		default:
 		}
 	}
 }
