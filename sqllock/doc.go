@@ -25,12 +25,18 @@
 // LeaseLocker keeps leases in a table: grant, refresh and release are single
 // conditional statements judged by the database clock, tokens come from a
 // sequence and fence, and it works behind any connection pooler. On
-// PostgreSQL waiters are woken by LISTEN/NOTIFY (one waiter per release), on
-// MariaDB they poll with jittered backoff.
+// PostgreSQL waiters queue in a second table, in ticket order: a grant goes
+// only to the live head of the queue, a release notifies (LISTEN/NOTIFY)
+// the head's ticket, so that one release wakes one waiter across all
+// processes, and waiters renew their place while they wait, so that one
+// whose process died is passed over at its deadline (LeaseConfig.QueueTTL).
+// On MariaDB waiters poll with jittered backoff.
 //
 // AdvisoryLocker holds a session advisory lock (pg_advisory_lock, GET_LOCK)
 // on a connection of its own per lease: fast and table-free, but without
-// fencing tokens, and not usable behind a transaction-mode pooler.
+// fencing tokens, and not usable behind a transaction-mode pooler. A timer
+// pings that connection (no goroutine per lease), and Release sends the
+// unlock without waiting for anything.
 //
 // # PostgreSQL and MariaDB differ
 //
@@ -60,10 +66,19 @@
 //     under REPEATABLE READ and SERIALIZABLE; on MariaDB only with
 //     innodb_snapshot_isolation (11.x), otherwise conflicts surface as lock
 //     waits and deadlocks.
-//   - LeaseLocker waits by LISTEN/NOTIFY on PostgreSQL (one listening
-//     connection per Locker, in session mode; PollOnly turns it off) and by
-//     polling on MariaDB. Neither is FIFO: a releasing process's next
-//     Acquire can take the key before the woken waiter.
+//   - LeaseLocker on PostgreSQL is FIFO (declared): waiters queue and are
+//     woken by LISTEN/NOTIFY (one listening connection per Locker while it
+//     has waiters, in session mode; PollOnly turns it off, and the head
+//     then learns of a release at its next poll), and neither TryAcquire
+//     nor a releasing process's next Acquire can overtake the queue. On
+//     MariaDB it polls and is not FIFO: a releasing process's next Acquire
+//     often takes the key again before a waiter's poll. A queue would make
+//     it fair but not fast there: without notifications the head can only
+//     find the key free at its next poll, so each handoff would wait for
+//     that poll (throughput bound by the poll rate, with a dead head
+//     blocking the key for the queue TTL), and InnoDB's INSERT ... SELECT
+//     under REPEATABLE READ takes shared next-key locks on the queue rows
+//     it reads, which would make contenders wait on one another.
 //   - AdvisoryLocker on PostgreSQL waits in pg_advisory_lock, which grants in
 //     arrival order (declared FIFO); on MariaDB it retries GET_LOCK in steps
 //     of at most one second (not FIFO), so a cancelled Acquire may leave a

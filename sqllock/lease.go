@@ -27,9 +27,12 @@ type LeaseConfig struct {
 	// schema-qualified; default DefaultLeaseTable.
 	Table string
 
-	// PollOnly turns off LISTEN/NOTIFY on PostgreSQL: waiters then poll with
-	// jittered backoff as on MariaDB. Set it when no session-mode connection
-	// is available for listening (e.g. only PgBouncer in transaction mode).
+	// PollOnly turns off LISTEN/NOTIFY on PostgreSQL: waiters keep their
+	// place in the queue and poll (jittered, from 5 ms up to a third of
+	// QueueTTL), so the head learns of a release at its next poll. Set it
+	// when no session-mode connection is available for listening (e.g. only
+	// PgBouncer in transaction mode). On PostgreSQL the waits are the
+	// queue's, so lock.WithBackOff does not apply.
 	PollOnly bool
 
 	// QueueTTL is how long a waiter queued on PostgreSQL keeps its place
@@ -50,10 +53,17 @@ const minQueueTTL = 30 * time.Millisecond
 // works through any connection pooler (PgBouncer in transaction mode too,
 // with PollOnly) and from any number of processes.
 //
-// Create the table with EnsureSchema, or put the statements of Schema in a
+// Create the tables with EnsureSchema, or put the statements of Schema in a
 // migration. Rows are never deleted: a released or expired lease stays as a
 // row that the next grant takes over, which is what keeps tokens increasing
 // per key. Expect one small row per distinct key.
+//
+// On PostgreSQL, waiters queue in a second table (the lease table's name
+// followed by "_waiters"), one row per waiting Acquire, gone once it is
+// granted or gives up: grants follow the queue (FIFO), a release wakes only
+// the head of its key's queue, and a TryAcquire fails while a live waiter
+// is queued. A lease table made before the queue existed needs EnsureSchema
+// (or the queue's statement of Schema) again.
 type LeaseLocker struct {
 	*lock.Client
 	b *leaseBackend
@@ -94,8 +104,9 @@ func NewLeaseLocker(db *sql.DB, d sqldialect.Dialect, cfg LeaseConfig, defaults 
 	return &LeaseLocker{Client: lock.New(pg, defaults...), b: b}, nil
 }
 
-// Schema returns the statements that create the lease table and its
-// sequence, for a migration. EnsureSchema runs them.
+// Schema returns the statements that create the lease table, its sequence
+// and, on PostgreSQL, its waiter queue, for a migration. EnsureSchema runs
+// them.
 func (l *LeaseLocker) Schema() []string {
 	if l.b.d == sqldialect.Postgres {
 		return []string{
@@ -127,7 +138,8 @@ func (l *LeaseLocker) Schema() []string {
 	}
 }
 
-// EnsureSchema creates the lease table and its sequence if they do not exist.
+// EnsureSchema creates the tables and the sequence of Schema if they do not
+// exist.
 func (l *LeaseLocker) EnsureSchema(ctx context.Context) error {
 	for _, stmt := range l.Schema() {
 		if _, err := l.b.db.ExecContext(ctx, stmt); err != nil {

@@ -103,6 +103,7 @@ func TestLeaseLockerBadInput(t *testing.T) {
 		"nil db":      second(NewLeaseLocker(nil, sqldialect.Postgres, LeaseConfig{})),
 		"nil dialect": second(NewLeaseLocker(pool, 0, LeaseConfig{})),
 		"bad table":   second(NewLeaseLocker(pool, sqldialect.Postgres, LeaseConfig{Table: "locks; --"})),
+		"queue TTL":   second(NewLeaseLocker(pool, sqldialect.Postgres, LeaseConfig{QueueTTL: time.Millisecond})),
 	} {
 		if !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
