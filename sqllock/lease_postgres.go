@@ -3,6 +3,7 @@ package sqllock
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -66,7 +67,11 @@ func (b *pgLeaseBackend) attempt(ctx context.Context, key string, ttl time.Durat
 		queueMicros = micros(queue)
 	}
 	sent := time.Now()
-	if err := b.db.QueryRowContext(ctx, b.attemptSQL(ticket != 0, queue > 0), key, micros(ttl), ticket, queueMicros).Scan(&token, &queued, &ignored1, &ignored2); err != nil {
+	err := b.db.QueryRowContext(ctx, b.attemptSQL(ticket != 0, queue > 0), key, micros(ttl), ticket, queueMicros).Scan(&token, &queued, &ignored1, &ignored2)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, nil // the plain grant (no ticket, no queueing) found key taken
+	}
+	if err != nil {
 		return nil, 0, Translate(err)
 	}
 	if token.Valid {
@@ -93,6 +98,19 @@ func (b *pgLeaseBackend) attemptSQL(ticketed, queue bool) string {
 func (b *pgLeaseBackend) makeAttemptSQL() {
 	for i := range b.attemptSQLs {
 		ticketed, queue := i&1 != 0, i&2 != 0
+		if !ticketed && !queue {
+			// TryGrant's, the uncontended path: no CTE; no row when taken.
+			b.attemptSQLs[i] = `INSERT INTO ` + b.table + ` AS l (lock_key, token, expires_at)
+SELECT $1, nextval('` + b.seq + `'), clock_timestamp() + $2::float8 * interval '1 microsecond'
+WHERE NOT EXISTS (
+	SELECT 1 FROM ` + b.waiters + ` w
+	WHERE w.lock_key = $1 AND w.deadline > clock_timestamp())
+ON CONFLICT (lock_key) DO UPDATE
+SET token = nextval('` + b.seq + `'), expires_at = clock_timestamp() + $2::float8 * interval '1 microsecond'
+WHERE l.expires_at <= clock_timestamp()
+RETURNING token, NULL::bigint, $3::bigint, $4::float8`
+			continue
+		}
 		ahead := ""
 		if ticketed {
 			ahead = " AND w.ticket < $3::bigint"

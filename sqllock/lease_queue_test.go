@@ -28,7 +28,7 @@ type countingConn struct {
 type pgxDriverConn = stdlib.Conn
 
 func (c *countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if strings.HasPrefix(query, "WITH granted AS") {
+	if strings.HasPrefix(query, "WITH granted AS") || strings.HasPrefix(query, "INSERT INTO") {
 		c.attempts.Add(1)
 	}
 	return c.pgxDriverConn.QueryContext(ctx, query, args)
