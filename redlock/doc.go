@@ -55,16 +55,25 @@
 // far below the TTL. The lock is held when a majority granted it within the
 // validity time TTL − elapsed − drift (drift = 0.01 × TTL + 2 ms by default);
 // the lease's deadline counts from the moment the request was sent, less that
-// drift. Otherwise the partial grant is undone on every node at once; the
-// undo wakes waiters only after a split vote (no other owner holds a
-// majority — each refusing node names its holder) and only where it deleted
-// a key of its own, never for a missing key, so failed attempts do not wake
-// each other in a storm. Refresh needs a majority too. Release goes to all
-// nodes and returns once a majority confirmed it; the slower nodes' answers
-// are awaited in the background, each bounded by the node timeout, and Close
-// waits for them. Quorum waiters are woken by pub/sub from every node (one
-// waiter per Locker per release) and poll with package lock's backoff; they
-// are not queued, so Properties.FIFO is false.
+// drift. Acquire returns at the first majority that agrees and does not wait
+// for the slowest nodes. Each node's calls are chained after that node's own
+// reply to the acquire: the release (or the undo of a refused attempt) goes
+// to a node only once it answered, so a late SET can never land after its
+// release and leave a stale key; and a Locker's next attempt on a key goes to
+// a node only after that node answered the Locker's last release of it, so a
+// release that returned at a majority cannot refuse the next grant of its
+// own Locker. (A call that timed out may still reach its node later; the TTL
+// bounds what it leaves.) A refused attempt is undone on every node that may
+// hold it before Acquire goes on; the undo wakes waiters only after a split
+// vote (no other owner holds a majority — each refusing node names its
+// holder) and only where it deleted a key of its own, never for a missing
+// key, so failed attempts do not wake each other in a storm. Refresh needs a
+// majority too. Release goes to all nodes and returns once a majority
+// confirmed it; the slower nodes' answers are awaited in the background,
+// each bounded by the node timeout, and Close waits for them. Quorum waiters
+// are woken by pub/sub from every node (one waiter per Locker per release)
+// and poll with package lock's backoff; they are not queued, so
+// Properties.FIFO is false.
 //
 // The fencing token is the maximum of the granting nodes' counters, and it
 // is handed out only once a majority of nodes hold a counter at least that

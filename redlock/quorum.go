@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/racefree/racefree/lock"
 )
@@ -28,6 +27,9 @@ type quorum struct {
 	bgMu     sync.Mutex
 	bgClosed bool
 	bg       sync.WaitGroup // node calls still running after Release returned
+
+	pendingMu sync.Mutex
+	pending   map[string]*fanout // per lock name: a release some nodes have not answered yet
 }
 
 var (
@@ -75,57 +77,43 @@ func (q *quorum) drift(ttl time.Duration) time.Duration {
 	return time.Duration(float64(ttl)*q.opts.driftFactor) + q.opts.driftFloor
 }
 
-// nodeResult is one node's answer to a script: an integer, or a string
-// (quorum_acquire.lua's holder token); redis.Nil for a nil reply.
-type nodeResult struct {
-	val int64
-	str string
-	err error
-}
-
-// fanOut runs script on nodes at once, each bounded by timeout.
-func fanOut(ctx context.Context, timeout time.Duration, nodes []Client, script *redis.Script, keys []string, args ...any) []nodeResult {
-	res := make([]nodeResult, len(nodes))
-	var wg sync.WaitGroup
-	for i, node := range nodes {
-		wg.Go(func() {
-			nctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			v, err := script.Run(nctx, node, keys, args...).Result()
-			switch v := v.(type) {
-			case int64:
-				res[i].val = v
-			case string:
-				res[i].str = v
-			default:
-				if err == nil {
-					err = fmt.Errorf("redlock: unexpected script reply %T", v)
-				}
-			}
-			res[i].err = err
-		})
+// allNodes lists the indices of q's nodes.
+func (q *quorum) allNodes() []int {
+	idx := make([]int, len(q.nodes))
+	for i := range idx {
+		idx[i] = i
 	}
-	wg.Wait()
-	return res
+	return idx
 }
 
 // TryGrant implements lock.Backend: acquire.lua on all nodes in parallel; a
-// grant needs a majority within the validity time TTL − elapsed − drift. Its
-// token is the maximum of the granting nodes' counters; unless a majority of
-// nodes returned that maximum already, it is written back to the nodes below
-// it until a majority holds it, before the grant is handed out.
+// grant needs a majority within the validity time TTL − elapsed − drift, and
+// is decided at the first majority that agrees: the slower nodes are not
+// waited for. Its token is the maximum of the granting nodes' counters;
+// unless a majority of nodes returned that maximum already, it is written
+// back to the nodes below it until a majority holds it, before the grant is
+// handed out. A refused attempt is undone on each node that may hold it, as
+// soon as that node has answered.
 func (q *quorum) TryGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
 	n := namesOf(key)
 	token := newToken()
 	timeout := q.nodeTimeout(ttl)
 	start := time.Now()
+	nodes := len(q.nodes)
 
+	// A node that has not answered this Locker's last release of key yet
+	// gets the attempt after it, so a release that returned at a majority
+	// cannot refuse the next grant of the same Locker.
+	f := q.launch(ctx, q.allNodes(), q.pendingRelease(n.lock), func(ctx context.Context, node Client) nodeResult {
+		return runScript(ctx, timeout, node, quorumAcquireScript, []string{n.lock, n.fence}, token, milliseconds(ttl))
+	})
 	granted, held := 0, 0
-	holders := make(map[string]int, len(q.nodes)) // owner token -> nodes held
+	holders := make(map[string]int, nodes) // owner token -> nodes held
+	counters := make([]int64, nodes)       // granting nodes' counters, 0 elsewhere
 	var fence uint64
 	var errs []error
-	res := fanOut(ctx, timeout, q.nodes, quorumAcquireScript, []string{n.lock, n.fence}, token, milliseconds(ttl))
-	for _, r := range res {
+	for answered := 0; answered < nodes && granted < q.majority && granted+nodes-answered >= q.majority; answered++ {
+		i, r, _ := f.next(context.Background()) // every call ends within the node timeout
 		switch {
 		case r.err != nil:
 			errs = append(errs, r.err)
@@ -134,50 +122,76 @@ func (q *quorum) TryGrant(ctx context.Context, key string, ttl time.Duration) (l
 			holders[r.str]++
 		default:
 			granted++
+			counters[i] = r.val
 			fence = max(fence, uint64(r.val))
 		}
 	}
 	if granted >= q.majority && q.valid(start, ttl) {
-		var behind []Client // nodes not known to hold fence
-		for i, r := range res {
-			if r.err != nil || uint64(r.val) != fence {
-				behind = append(behind, q.nodes[i])
+		var behind []int // nodes not known to hold fence
+		for i, c := range counters {
+			if uint64(c) != fence {
+				behind = append(behind, i)
 			}
 		}
-		atFence := len(q.nodes) - len(behind)
+		atFence := nodes - len(behind)
 		if atFence < q.majority {
-			for _, r := range fanOut(ctx, timeout, behind, fenceScript, []string{n.fence}, fence) {
-				if r.err == nil {
-					atFence++
-				} else {
-					errs = append(errs, r.err)
-				}
-			}
+			var ferrs []error
+			atFence, ferrs = q.writeFence(ctx, n, fence, timeout, behind, q.majority-atFence)
+			atFence += nodes - len(behind)
+			errs = append(errs, ferrs...)
 		}
 		if atFence >= q.majority && q.valid(start, ttl) {
-			g := &quorumGrant{q: q, names: n, token: token, fence: fence}
+			f.decide(nil) // late grants are ours: Release deletes them
+			g := &quorumGrant{q: q, names: n, token: token, fence: fence, acquired: f.dones()}
 			g.expiry = start.Add(ttl - q.drift(ttl))
 			return g, nil
 		}
 	}
-	// Undo the partial grant everywhere at once, even if ctx is done. Waiters
-	// are woken only where a grant of ours was deleted, and only when no
-	// other owner holds a majority (that one's release wakes them): after a
-	// split vote, where nobody won, the key may be free everywhere.
+	// Undo the partial grant on each node that may hold it, even if ctx is
+	// done, each after that node's own acquire reply, before TryGrant
+	// returns (a refusal is not worth leaving keys behind for). Waiters are woken only
+	// where a grant of ours was deleted, and only when no other owner holds
+	// a majority (that one's release wakes them): after a split vote, where
+	// nobody won, the key may be free everywhere.
 	announce := "1"
-	for _, nodes := range holders {
-		if nodes >= q.majority {
+	for _, held := range holders {
+		if held >= q.majority {
 			announce = "0"
 		}
 	}
-	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	fanOut(uctx, timeout, q.nodes, quorumUndoScript, []string{n.lock}, token, n.channel, announce)
-	cancel()
+	uctx := context.WithoutCancel(ctx)
+	f.decide(func(i int, r nodeResult) {
+		if r.err == nil && r.str != "" {
+			return // held by another owner: nothing of ours there
+		}
+		_ = runScript(uctx, timeout, q.nodes[i], quorumUndoScript, []string{n.lock}, token, n.channel, announce)
+	})
+	f.waitFollowUps()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return nil, fmt.Errorf("%w: %d of %d nodes granted, %d held by another owner, %d failed (need %d within the validity time): %w",
-		lock.ErrNotAcquired, granted, len(q.nodes), held, len(errs), q.majority, redisErr("acquire", errors.Join(errs...)))
+		lock.ErrNotAcquired, granted, nodes, held, len(errs), q.majority, redisErr("acquire", errors.Join(errs...)))
+}
+
+// writeFence raises the counter to fence on the nodes behind (fence.lua only
+// ever raises it, so it needs no order with the acquire) and returns once need of them confirmed or cannot.
+func (q *quorum) writeFence(ctx context.Context, n names, fence uint64, timeout time.Duration, behind []int, need int) (int, []error) {
+	f := q.launch(ctx, behind, nil, func(ctx context.Context, node Client) nodeResult {
+		return runScript(ctx, timeout, node, fenceScript, []string{n.fence}, fence)
+	})
+	defer f.decide(nil)
+	ok := 0
+	var errs []error
+	for answered := 0; answered < len(behind) && ok < need && ok+len(behind)-answered >= need; answered++ {
+		_, r, _ := f.next(context.Background())
+		if r.err != nil {
+			errs = append(errs, r.err)
+		} else {
+			ok++
+		}
+	}
+	return ok, errs
 }
 
 // valid reports whether a grant of ttl sent at start still has validity left.
@@ -187,10 +201,11 @@ func (q *quorum) valid(start time.Time, ttl time.Duration) bool {
 
 // quorumGrant is a grant held on a majority of nodes.
 type quorumGrant struct {
-	q     *quorum
-	names names
-	token string
-	fence uint64
+	q        *quorum
+	names    names
+	token    string
+	fence    uint64
+	acquired []<-chan struct{} // per node: closed once its acquire answered
 
 	mu     sync.Mutex
 	expiry time.Time // start of the last grant or refresh + TTL − drift
@@ -206,11 +221,18 @@ func (g *quorumGrant) Expiry() time.Time {
 	return g.expiry
 }
 
-// Refresh implements lock.Grant: it needs a majority within the validity time.
+// Refresh implements lock.Grant: it needs a majority within the validity
+// time, and returns at the first majority; the other nodes' answers do not
+// matter (refresh.lua never re-creates a key).
 func (g *quorumGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 	q := g.q
 	start := time.Now()
-	ok, notHeld, errs := tally(fanOut(ctx, q.nodeTimeout(ttl), q.nodes, refreshScript, []string{g.names.lock}, g.token, milliseconds(ttl)))
+	timeout := q.nodeTimeout(ttl)
+	f := q.launch(ctx, q.allNodes(), nil, func(ctx context.Context, node Client) nodeResult {
+		return runScript(ctx, timeout, node, refreshScript, []string{g.names.lock}, g.token, milliseconds(ttl))
+	})
+	defer f.decide(nil)
+	ok, notHeld, errs := g.collect(ctx, f)
 	if ok >= q.majority && q.valid(start, ttl) {
 		g.mu.Lock()
 		g.expiry = start.Add(ttl - q.drift(ttl))
@@ -220,55 +242,80 @@ func (g *quorumGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 	return g.failure(ctx, "refresh", ok, notHeld, errs)
 }
 
-// Release implements lock.Grant: it goes to every node and returns as soon as
-// a majority confirmed it (or cannot). The other nodes' answers are awaited
-// in the background, each bounded by the node timeout, and Close waits for
-// them.
+// Release implements lock.Grant: it goes to every node, each after that
+// node's own acquire reply (so a late grant cannot land after its release),
+// and returns as soon as a majority confirmed it (or cannot). The other
+// nodes' answers are awaited in the background, each bounded by the node
+// timeout, and Close waits for them.
 func (g *quorumGrant) Release(ctx context.Context) error {
 	q := g.q
-	nodes := len(q.nodes)
-	results := make(chan nodeResult, nodes)
-	detached := q.startBackground(nodes)
-	var local sync.WaitGroup
 	bctx := context.WithoutCancel(ctx)
-	for _, node := range q.nodes {
-		local.Add(1)
-		go func() {
-			defer local.Done()
-			if detached {
-				defer q.bg.Done()
-			}
-			nctx, cancel := context.WithTimeout(bctx, q.opts.nodeTimeout)
-			defer cancel()
-			var r nodeResult
-			r.val, r.err = quorumReleaseScript.Run(nctx, node, []string{g.names.lock}, g.token, g.names.channel).Int64()
-			results <- r
-		}()
-	}
-	if !detached { // after Close: nothing may outlive the call
-		local.Wait()
-	}
-	ok, notHeld := 0, 0
-	var errs []error
-	for answered := 0; answered < nodes && ok < q.majority && ok+nodes-answered >= q.majority; answered++ {
-		select {
-		case r := <-results:
-			switch {
-			case r.err != nil:
-				errs = append(errs, r.err)
-			case r.val == 1:
-				ok++
-			default:
-				notHeld++
-			}
-		case <-ctx.Done():
-			return g.failure(ctx, "release", ok, notHeld, errs)
+	f := q.launch(bctx, q.allNodes(), g.acquired, func(ctx context.Context, node Client) nodeResult {
+		return runScript(ctx, q.opts.nodeTimeout, node, quorumReleaseScript, []string{g.names.lock}, g.token, g.names.channel)
+	})
+	q.setPendingRelease(g.names.lock, f)
+	var remaining atomic.Int32
+	remaining.Store(int32(len(f.calls)))
+	defer f.decide(func(int, nodeResult) {
+		if remaining.Add(-1) == 0 {
+			q.clearPendingRelease(g.names.lock, f)
 		}
-	}
+	})
+	ok, notHeld, errs := g.collect(ctx, f)
 	if ok >= q.majority {
 		return nil
 	}
 	return g.failure(ctx, "release", ok, notHeld, errs)
+}
+
+// collect counts the nodes of f that answered 1, those that answered 0, and
+// errors, until a majority answered 1, or cannot, or ctx is done.
+func (g *quorumGrant) collect(ctx context.Context, f *fanout) (ok, notHeld int, errs []error) {
+	nodes := len(f.calls)
+	for answered := 0; answered < nodes && ok < g.q.majority && ok+nodes-answered >= g.q.majority; answered++ {
+		_, r, err := f.next(ctx)
+		switch {
+		case err != nil:
+			return ok, notHeld, errs
+		case r.err != nil:
+			errs = append(errs, r.err)
+		case r.val == 1:
+			ok++
+		default:
+			notHeld++
+		}
+	}
+	return ok, notHeld, errs
+}
+
+// pendingRelease returns, per node, a channel closed once the node answered
+// the Locker's last release of lockName, or nil when all nodes have.
+func (q *quorum) pendingRelease(lockName string) []<-chan struct{} {
+	q.pendingMu.Lock()
+	defer q.pendingMu.Unlock()
+	if f := q.pending[lockName]; f != nil {
+		return f.dones()
+	}
+	return nil
+}
+
+func (q *quorum) setPendingRelease(lockName string, f *fanout) {
+	q.pendingMu.Lock()
+	defer q.pendingMu.Unlock()
+	if q.pending == nil {
+		q.pending = make(map[string]*fanout)
+	}
+	q.pending[lockName] = f
+}
+
+// clearPendingRelease forgets f once every node answered it, unless a later
+// release took its place.
+func (q *quorum) clearPendingRelease(lockName string, f *fanout) {
+	q.pendingMu.Lock()
+	defer q.pendingMu.Unlock()
+	if q.pending[lockName] == f {
+		delete(q.pending, lockName)
+	}
 }
 
 // startBackground counts n goroutines that may outlive the call starting
@@ -308,19 +355,4 @@ func (g *quorumGrant) failure(ctx context.Context, op string, ok, notHeld int, e
 		err = fmt.Errorf("%w: %w", err, errors.Join(errs...))
 	}
 	return err
-}
-
-// tally counts nodes that answered 1, nodes that answered 0, and errors.
-func tally(res []nodeResult) (ok, zero int, errs []error) {
-	for _, r := range res {
-		switch {
-		case r.err != nil:
-			errs = append(errs, r.err)
-		case r.val == 1:
-			ok++
-		default:
-			zero++
-		}
-	}
-	return ok, zero, errs
 }
