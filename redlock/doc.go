@@ -63,17 +63,38 @@
 // a node only after that node answered the Locker's last release of it, so a
 // release that returned at a majority cannot refuse the next grant of its
 // own Locker. (A call that timed out may still reach its node later; the TTL
-// bounds what it leaves.) A refused attempt is undone on every node that may
-// hold it before Acquire goes on; the undo wakes waiters only after a split
-// vote (no other owner holds a majority — each refusing node names its
-// holder) and only where it deleted a key of its own, never for a missing
-// key, so failed attempts do not wake each other in a storm. Refresh needs a
-// majority too. Release goes to all nodes and returns once a majority
+// bounds what it leaves.) Refresh needs a majority too and returns at the
+// first one. Release goes to all nodes and returns once a majority
 // confirmed it; the slower nodes' answers are awaited in the background,
-// each bounded by the node timeout, and Close waits for them. Quorum waiters
-// are woken by pub/sub from every node (one waiter per Locker per release)
-// and poll with package lock's backoff; they are not queued, so
-// Properties.FIFO is false.
+// each bounded by the node timeout, and Close waits for them.
+//
+// Waiting: without order, contenders racing for N nodes split the votes
+// (each wins some nodes, nobody a majority) and all back off; and a release
+// heard by every waiter sets them all racing again. So each node keeps a
+// waiter queue like a single deployment's, but ordered by ticket rather than
+// by arrival: a waiter takes a ticket (its process's clock, in µs, at its
+// first attempt) and a random id, and a refused attempt queues the id with
+// the ticket as score in the sorted set {key}:wq on every node it reached
+// (deadlines in {key}:wqd, renewed with every attempt; WithQueuePoll as for
+// a single deployment). Every node orders the same waiters the same way, so
+// the lowest live ticket is the head on every node that knows it, and a
+// node grants the key only to its head (or to anyone when nobody waits,
+// which keeps an uncontended Acquire at one round trip per node). A refused
+// attempt of the head takes back what it won but keeps its place, so the
+// split vote resolves in the head's favour at the next release instead of
+// repeating. Release takes the holder out of the queues and publishes the
+// new head's id on each node; one waiter in all processes wakes and
+// attempts, so a hand-off costs one attempt, not one per waiter, and a
+// releaser that comes back queues behind the others (no barging).
+// TryAcquire is refused while anyone waits. The order is the tickets', so it
+// is FIFO only as far as the processes' clocks agree (a clock running behind
+// moves its process's waiters forward by that much), and a node that missed
+// a waiter's attempts (down, or timed out) may grant a later ticket first;
+// Properties.FIFO is false. A waiter that dies keeps the queue waiting until
+// its deadline; a cancelled one leaves at once. Measured with locktest's
+// benchmark over 5 nodes, busiest/fair went from 1.4–3.5 to 1.00 and the
+// hand-off p99 from 6–64 ms to 2–4 ms at N = 8 and 32 on a loaded 2-core
+// host.
 //
 // The fencing token is the maximum of the granting nodes' counters, and it
 // is handed out only once a majority of nodes hold a counter at least that

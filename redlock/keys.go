@@ -23,6 +23,8 @@ type names struct {
 	fence     string // the fencing counter: INCR per grant, never expires
 	queue     string // waiters' owner tokens, oldest first (single deployment)
 	deadlines string // waiters' deadlines on the server's clock, token -> ms
+	wqueue    string // Redlock node: waiters' ids by ticket (sorted set)
+	wdeadline string // Redlock node: waiters' deadlines, id -> ms
 	channel   string // where releases are published
 }
 
@@ -33,6 +35,8 @@ func namesOf(key string) names {
 		fence:     tag + ":fence",
 		queue:     tag + ":q",
 		deadlines: tag + ":qd",
+		wqueue:    tag + ":wq",
+		wdeadline: tag + ":wqd",
 		channel:   tag + ":released",
 	}
 }

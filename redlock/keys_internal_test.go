@@ -30,7 +30,7 @@ func hashTag(name string) string {
 func TestNamesShareHashTag(t *testing.T) {
 	for _, key := range []string{"a", "orders:42", "x{y}z", "{a}b}", "a}{b"} {
 		n := namesOf(key)
-		for _, name := range []string{n.fence, n.queue, n.deadlines, n.channel} {
+		for _, name := range []string{n.fence, n.queue, n.deadlines, n.wqueue, n.wdeadline, n.channel} {
 			if got, want := hashTag(name), hashTag(n.lock); got != want {
 				t.Errorf("key %q: %q hashes on %q, the lock %q on %q", key, name, got, n.lock, want)
 			}
@@ -38,8 +38,9 @@ func TestNamesShareHashTag(t *testing.T) {
 	}
 }
 
-// Undoing a partial quorum grant publishes only where it deleted its own key,
-// and only when asked to: a missing key or another owner's key wakes nobody.
+// Undoing a refused quorum attempt publishes only where it deleted its own
+// key, and only to another waiter at the head of the queue: a missing key,
+// another owner's key, an empty queue or the caller at the head wakes nobody.
 func TestQuorumUndoPublishesOnlyForOwnKey(t *testing.T) {
 	// A private server: PUBLISH counts of a shared one include others'.
 	srv := testenv.StartRedisServer(t)
@@ -56,45 +57,69 @@ func TestQuorumUndoPublishesOnlyForOwnKey(t *testing.T) {
 		}
 		return commandCalls(stats, "publish")
 	}
-	undo := func(token string, announce string) int64 {
+	// undo takes back owner token "mine" of waiter "me" (ticket 20), waiting
+	// or not.
+	undo := func(waiting bool) int64 {
 		t.Helper()
-		v, err := quorumUndoScript.Run(ctx, rdb, []string{n.lock}, token, n.channel, announce).Int64()
+		wait := 0
+		if waiting {
+			wait = 60000
+		}
+		v, err := quorumUndoScript.Run(ctx, rdb, []string{n.lock, n.wqueue, n.wdeadline}, "mine", "me", 20, wait, n.channel).Int64()
 		if err != nil {
 			t.Fatal(err)
 		}
 		return v
 	}
+	set := func(owner string) {
+		t.Helper()
+		if err := rdb.Set(ctx, n.lock, owner, time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queue := func(id string, ticket float64) {
+		t.Helper()
+		if err := rdb.ZAdd(ctx, n.wqueue, redis.Z{Score: ticket, Member: id}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.HSet(ctx, n.wdeadline, id, time.Now().Add(time.Minute).UnixMilli()).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	before := publishes()
-	if undo("mine", "1") != 0 {
+	if undo(false) != 0 {
 		t.Fatal("undo of a missing key reported a deletion")
 	}
-	if err := rdb.Set(ctx, n.lock, "theirs", time.Minute).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if undo("mine", "1") != 0 {
+	set("theirs")
+	if undo(false) != 0 {
 		t.Fatal("undo deleted another owner's key")
 	}
-	if got := publishes() - before; got != 0 {
-		t.Fatalf("%d PUBLISH for undos that deleted nothing, want 0", got)
-	}
-	if err := rdb.Set(ctx, n.lock, "mine", time.Minute).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if undo("mine", "0") != 1 {
+	set("mine")
+	if undo(false) != 1 {
 		t.Fatal("undo did not delete its own key")
 	}
 	if got := publishes() - before; got != 0 {
-		t.Fatalf("%d PUBLISH after deleting its own key unannounced, want 0", got)
+		t.Fatalf("%d PUBLISH for undos that deleted nothing or woke nobody, want 0", got)
 	}
-	if err := rdb.Set(ctx, n.lock, "mine", time.Minute).Err(); err != nil {
-		t.Fatal(err)
+	queue("other", 30) // behind "me"
+	set("mine")
+	if undo(true) != 1 {
+		t.Fatal("undo did not delete its own key")
 	}
-	if undo("mine", "1") != 1 {
+	if got := publishes() - before; got != 0 {
+		t.Fatalf("%d PUBLISH after an undo by the head of the queue, want 0", got)
+	}
+	if ids, err := rdb.ZRange(ctx, n.wqueue, 0, -1).Result(); err != nil || len(ids) != 2 || ids[0] != "me" {
+		t.Fatalf("queue after a waiting caller's undo = %v (%v), want [me other]", ids, err)
+	}
+	queue("first", 10) // before "me"
+	set("mine")
+	if undo(true) != 1 {
 		t.Fatal("undo did not delete its own key")
 	}
 	if got := publishes() - before; got != 1 {
-		t.Fatalf("%d PUBLISH after deleting its own key announced, want 1", got)
+		t.Fatalf("%d PUBLISH after an undo with another waiter at the head, want 1", got)
 	}
 }
 

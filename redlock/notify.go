@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"slices"
 	"sync"
 	"time"
 
@@ -16,10 +15,9 @@ var errClosed = errors.New("redlock: Locker is closed")
 
 // hub is a Locker's one shared subscription to release messages. It keeps one
 // go-redis PubSub per connection route (one for a single server, one per node
-// of a quorum, one per shard of a Ring). A single deployment's release names
-// the token of the waiter to wake, and the hub wakes that waiter if it is
-// local; for a quorum it keeps, per channel, the queue of local waiters, and
-// each release message wakes one of them, the longest waiting first.
+// of a quorum, one per shard of a Ring). A release message names the token
+// (single deployment) or waiter id (quorum) of the head of the server's
+// queue, and the hub wakes that waiter if it is local.
 type hub struct {
 	sources     []Client
 	need        int           // confirmed routes to wait for before a waiter may rely on messages
@@ -29,8 +27,7 @@ type hub struct {
 	closed  bool
 	closing chan struct{}
 	routes  map[subscriber]*route
-	queues  map[string]*waitQueue    // per channel: quorum waiters
-	tokens  map[string]chan struct{} // per owner token: single-deployment waiters
+	tokens  map[string]chan struct{} // per owner token or waiter id: waiters
 }
 
 // subscriber opens a PubSub: a Client, or the shard of a Ring that holds a key.
@@ -51,31 +48,45 @@ func newHub(sources []Client, need int) *hub {
 		confirmWait: time.Second,
 		closing:     make(chan struct{}),
 		routes:      make(map[subscriber]*route),
-		queues:      make(map[string]*waitQueue),
 		tokens:      make(map[string]chan struct{}),
 	}
 }
 
-// waitQueue holds the local waiters of one channel.
-type waitQueue struct {
-	waiters []chan struct{} // longest waiting first
-	recent  [8]string       // last payloads, so a release heard from several nodes wakes one waiter
-	next    int
-}
-
-// Subscribe implements lock.Notifier for a quorum: each release message of
-// key wakes one local waiter, the longest waiting first. It returns once the
-// channel of key is subscribed on enough routes that a release cannot be
-// missed (or after confirmWait, leaving the rest to the backoff poll).
-func (h *hub) Subscribe(ctx context.Context, key string) (<-chan struct{}, func(), error) {
-	return h.subscribe(ctx, namesOf(key), "")
-}
-
-// SubscribeToken subscribes a waiter of a single deployment's queue: it is
-// woken only by a release message whose payload is its owner token, the
-// token release.lua publishes when the waiter has become the queue's head.
+// SubscribeToken subscribes a queued waiter: it is woken only by a release
+// message whose payload is its token (its owner token on a single
+// deployment, its waiter id on a quorum), which the scripts publish when the
+// waiter has become the queue's head. It returns once the channel of key is
+// subscribed on enough routes that a release cannot be missed (or after
+// confirmWait, leaving the rest to the poll).
 func (h *hub) SubscribeToken(ctx context.Context, key, token string) (<-chan struct{}, func(), error) {
 	return h.subscribe(ctx, namesOf(key), token)
+}
+
+// SubscribeTokenIfConfirmed subscribes like SubscribeToken, but only if the
+// channel of key is confirmed already on enough routes, so that it does no
+// I/O and does not wait (ok false otherwise, and nothing was subscribed).
+func (h *hub) SubscribeTokenIfConfirmed(ctx context.Context, key, token string) (<-chan struct{}, func(), bool) {
+	n := namesOf(key)
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, nil, false
+	}
+	confirmed := 0
+	for _, r := range h.routesLocked(n.lock) {
+		if r.isConfirmed(n.channel) {
+			confirmed++
+		}
+	}
+	h.mu.Unlock()
+	if confirmed < h.need {
+		return nil, nil, false
+	}
+	ready, stop, err := h.subscribe(ctx, n, token)
+	if err != nil {
+		return nil, nil, false
+	}
+	return ready, stop, true
 }
 
 func (h *hub) subscribe(ctx context.Context, n names, token string) (<-chan struct{}, func(), error) {
@@ -87,16 +98,7 @@ func (h *hub) subscribe(ctx context.Context, n names, token string) (<-chan stru
 		return nil, nil, errClosed
 	}
 	routes := h.routesLocked(n.lock)
-	if token != "" {
-		h.tokens[token] = ready
-	} else {
-		q := h.queues[n.channel]
-		if q == nil {
-			q = &waitQueue{}
-			h.queues[n.channel] = q
-		}
-		q.waiters = append(q.waiters, ready)
-	}
+	h.tokens[token] = ready
 	h.mu.Unlock()
 
 	confirms := make([]<-chan struct{}, len(routes))
@@ -106,7 +108,7 @@ func (h *hub) subscribe(ctx context.Context, n names, token string) (<-chan stru
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
-			h.leave(n.channel, ready, token)
+			h.leave(token)
 			for _, r := range routes {
 				r.release(n.channel)
 			}
@@ -190,9 +192,10 @@ func confirmedCount(confirms []<-chan struct{}) int {
 	return n
 }
 
-// wake hands one release message of channel to the local waiter whose token
-// it names, or else to one local waiter of the channel.
-func (h *hub) wake(channel, payload string) {
+// wake hands a release message to the local waiter whose token it names, if
+// any; the same message from several nodes wakes it once if it has not run
+// in between.
+func (h *hub) wake(payload string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if ready, ok := h.tokens[payload]; ok {
@@ -200,55 +203,16 @@ func (h *hub) wake(channel, payload string) {
 		case ready <- struct{}{}:
 		default: // a wake-up is pending already
 		}
-		return
-	}
-	q := h.queues[channel]
-	if q == nil || slices.Contains(q.recent[:], payload) {
-		return
-	}
-	q.recent[q.next] = payload
-	q.next = (q.next + 1) % len(q.recent)
-	q.wakeOne()
-}
-
-// wakeOne signals the longest-waiting waiter that has no signal pending, and
-// moves it to the back of the queue.
-func (q *waitQueue) wakeOne() {
-	for i, w := range q.waiters {
-		select {
-		case w <- struct{}{}:
-			q.waiters = append(slices.Delete(q.waiters, i, i+1), w)
-			return
-		default:
-		}
 	}
 }
 
-// leave removes a waiter. A quorum waiter's signal it did not consume is
-// passed on, so that a waiter giving up never swallows the wake-up of a
-// release; a queued waiter's wake-up is passed on by leave.lua instead.
-func (h *hub) leave(channel string, ready chan struct{}, token string) {
+// leave removes a waiter; its wake-up, if it swallowed one, is passed on by
+// the scripts it runs when it leaves the server's queue (leave.lua,
+// quorum_leave.lua).
+func (h *hub) leave(token string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if token != "" {
-		delete(h.tokens, token)
-		return
-	}
-	q := h.queues[channel]
-	if q == nil {
-		return
-	}
-	if i := slices.Index(q.waiters, ready); i >= 0 {
-		q.waiters = slices.Delete(q.waiters, i, i+1)
-	}
-	select {
-	case <-ready:
-		q.wakeOne()
-	default:
-	}
-	if len(q.waiters) == 0 {
-		delete(h.queues, channel)
-	}
+	delete(h.tokens, token)
 }
 
 // Close ends every subscription and waits for the readers to stop.

@@ -34,7 +34,6 @@ type quorum struct {
 
 var (
 	_ lock.Backend      = (*quorum)(nil)
-	_ lock.Notifier     = (*quorum)(nil)
 	_ lock.KeyValidator = (*quorum)(nil)
 	_ lock.Expirer      = (*quorumGrant)(nil)
 )
@@ -61,12 +60,6 @@ func (q *quorum) Properties() lock.Properties {
 // ValidateKey implements lock.KeyValidator.
 func (q *quorum) ValidateKey(key string) error { return validateKey(key) }
 
-// Subscribe implements lock.Notifier: releases are heard from every node, and
-// one release heard from several nodes wakes one waiter.
-func (q *quorum) Subscribe(ctx context.Context, key string) (<-chan struct{}, func(), error) {
-	return q.hub.Subscribe(ctx, key)
-}
-
 // nodeTimeout bounds one node's answer for a grant of ttl.
 func (q *quorum) nodeTimeout(ttl time.Duration) time.Duration {
 	return max(min(q.opts.nodeTimeout, ttl/10), time.Millisecond)
@@ -86,17 +79,31 @@ func (q *quorum) allNodes() []int {
 	return idx
 }
 
-// TryGrant implements lock.Backend: acquire.lua on all nodes in parallel; a
+// TryGrant implements lock.Backend: one attempt (see attempt) that does not
+// queue the caller; it is refused while anyone is queued.
+func (q *quorum) TryGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
+	return q.attempt(ctx, namesOf(key), ttl, waiter{})
+}
+
+// waiter is a caller's place in the nodes' queues: its id, its ticket (the
+// order among waiters) and how long a node keeps it without an attempt.
+type waiter struct {
+	id     string
+	ticket int64 // µs on this process's clock at the first attempt
+	wait   time.Duration
+}
+
+// attempt is one grant attempt: acquire.lua on all nodes in parallel; a
 // grant needs a majority within the validity time TTL − elapsed − drift, and
 // is decided at the first majority that agrees: the slower nodes are not
 // waited for. Its token is the maximum of the granting nodes' counters;
 // unless a majority of nodes returned that maximum already, it is written
 // back to the nodes below it until a majority holds it, before the grant is
-// handed out. A refused attempt is undone on each node that may hold it, as
-// soon as that node has answered.
-func (q *quorum) TryGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
-	n := namesOf(key)
+// handed out. A refused attempt is undone on each node that may hold it,
+// each after that node's answer, and a waiting caller keeps its place.
+func (q *quorum) attempt(ctx context.Context, n names, ttl time.Duration, w waiter) (lock.Grant, error) {
 	token := newToken()
+	wait := milliseconds(w.wait)
 	timeout := q.nodeTimeout(ttl)
 	start := time.Now()
 	nodes := len(q.nodes)
@@ -105,11 +112,11 @@ func (q *quorum) TryGrant(ctx context.Context, key string, ttl time.Duration) (l
 	// gets the attempt after it, so a release that returned at a majority
 	// cannot refuse the next grant of the same Locker.
 	f := q.launch(ctx, q.allNodes(), q.pendingRelease(n.lock), func(ctx context.Context, node Client) nodeResult {
-		return runScript(ctx, timeout, node, quorumAcquireScript, []string{n.lock, n.fence}, token, milliseconds(ttl))
+		return runScript(ctx, timeout, node, quorumAcquireScript, []string{n.lock, n.fence, n.wqueue, n.wdeadline},
+			token, milliseconds(ttl), w.id, w.ticket, wait, n.channel)
 	})
 	granted, held := 0, 0
-	holders := make(map[string]int, nodes) // owner token -> nodes held
-	counters := make([]int64, nodes)       // granting nodes' counters, 0 elsewhere
+	counters := make([]int64, nodes) // granting nodes' counters, 0 elsewhere
 	var fence uint64
 	var errs []error
 	for answered := 0; answered < nodes && granted < q.majority && granted+nodes-answered >= q.majority; answered++ {
@@ -119,7 +126,6 @@ func (q *quorum) TryGrant(ctx context.Context, key string, ttl time.Duration) (l
 			errs = append(errs, r.err)
 		case r.str != "":
 			held++
-			holders[r.str]++
 		default:
 			granted++
 			counters[i] = r.val
@@ -142,29 +148,23 @@ func (q *quorum) TryGrant(ctx context.Context, key string, ttl time.Duration) (l
 		}
 		if atFence >= q.majority && q.valid(start, ttl) {
 			f.decide(nil) // late grants are ours: Release deletes them
-			g := &quorumGrant{q: q, names: n, token: token, fence: fence, acquired: f.dones()}
+			g := &quorumGrant{q: q, names: n, token: token, waiter: w.id, fence: fence, acquired: f.dones()}
 			g.expiry = start.Add(ttl - q.drift(ttl))
 			return g, nil
 		}
 	}
 	// Undo the partial grant on each node that may hold it, even if ctx is
-	// done, each after that node's own acquire reply, before TryGrant
-	// returns (a refusal is not worth leaving keys behind for). Waiters are woken only
-	// where a grant of ours was deleted, and only when no other owner holds
-	// a majority (that one's release wakes them): after a split vote, where
-	// nobody won, the key may be free everywhere.
-	announce := "1"
-	for _, held := range holders {
-		if held >= q.majority {
-			announce = "0"
-		}
-	}
+	// done, each after that node's own acquire reply, before attempt
+	// returns (a refusal is not worth leaving keys behind for). A waiting
+	// caller keeps its place; where a key of ours was deleted, the head of
+	// the queue is woken if it is someone else.
 	uctx := context.WithoutCancel(ctx)
 	f.decide(func(i int, r nodeResult) {
 		if r.err == nil && r.str != "" {
 			return // held by another owner: nothing of ours there
 		}
-		_ = runScript(uctx, timeout, q.nodes[i], quorumUndoScript, []string{n.lock}, token, n.channel, announce)
+		_ = runScript(uctx, timeout, q.nodes[i], quorumUndoScript, []string{n.lock, n.wqueue, n.wdeadline},
+			token, w.id, w.ticket, wait, n.channel)
 	})
 	f.waitFollowUps()
 	if err := ctx.Err(); err != nil {
@@ -204,6 +204,7 @@ type quorumGrant struct {
 	q        *quorum
 	names    names
 	token    string
+	waiter   string // the holder's waiter id, taken out of the queues by Release
 	fence    uint64
 	acquired []<-chan struct{} // per node: closed once its acquire answered
 
@@ -251,7 +252,8 @@ func (g *quorumGrant) Release(ctx context.Context) error {
 	q := g.q
 	bctx := context.WithoutCancel(ctx)
 	f := q.launch(bctx, q.allNodes(), g.acquired, func(ctx context.Context, node Client) nodeResult {
-		return runScript(ctx, q.opts.nodeTimeout, node, quorumReleaseScript, []string{g.names.lock}, g.token, g.names.channel)
+		return runScript(ctx, q.opts.nodeTimeout, node, quorumReleaseScript, []string{g.names.lock, g.names.wqueue, g.names.wdeadline},
+			g.token, g.waiter, g.names.channel)
 	})
 	q.setPendingRelease(g.names.lock, f)
 	var remaining atomic.Int32

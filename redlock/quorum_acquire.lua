@@ -1,16 +1,34 @@
--- quorum_acquire.lua: grant KEYS[1] to token ARGV[1] for ARGV[2] ms on one
--- Redlock node, if nobody holds it, and issue a fencing token from the counter
--- KEYS[2], atomically.
+-- quorum_acquire.lua: grant KEYS[1] to owner token ARGV[1] for ARGV[2] ms on
+-- one Redlock node if nobody holds it and no other waiter is queued before
+-- the caller, and issue a fencing token from the counter KEYS[2], atomically;
+-- queue the caller otherwise (quorum_queue.lua is prepended).
 --
--- KEYS[1] lock key, KEYS[2] fencing counter (same Cluster hash tag as KEYS[1]).
--- ARGV[1] owner token, ARGV[2] TTL in milliseconds.
--- Returns the node's counter (an integer), or the holder's owner token (a
--- string) when the key is held: a refused caller learns whether one owner
--- holds a majority.
+-- KEYS[1] lock, KEYS[2] fencing counter, KEYS[3] waiter queue, KEYS[4]
+-- waiter deadlines (all with the hash tag of KEYS[1]).
+-- ARGV[1] owner token (new per attempt), ARGV[2] TTL in ms, ARGV[3] waiter id
+-- ('' for TryAcquire), ARGV[4] ticket, ARGV[5] the waiter's deadline in ms
+-- (0: do not queue), ARGV[6] release channel.
+-- Returns the node's counter (an integer) when granted; otherwise the holder's
+-- owner token or the head waiter's id (a string).
 --
 -- The counter has no expiry: a counter that expired would start again at 1 and
 -- hand out tokens lower than ones already in use.
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-	return redis.call('INCR', KEYS[2])
+local now = now_ms()
+local head, dropped = live_head(KEYS[3], KEYS[4], now)
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+	if not head or head == ARGV[3] then
+		redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+		return redis.call('INCR', KEYS[2])
+	end
+	if dropped then
+		-- The lock is free and its dead heads are gone: the new head may
+		-- not have heard of it.
+		redis.call('PUBLISH', ARGV[6], head)
+	end
 end
-return redis.call('GET', KEYS[1])
+local wait = tonumber(ARGV[5])
+if wait > 0 then
+	enqueue(KEYS[3], KEYS[4], ARGV[3], ARGV[4], now, wait)
+end
+return holder or head

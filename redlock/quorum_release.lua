@@ -1,17 +1,23 @@
 -- quorum_release.lua: delete KEYS[1] on one Redlock node if and only if it
--- still holds token ARGV[1], and tell waiters on channel ARGV[2] that the key
--- may be free.
+-- still holds owner token ARGV[1], take the holder's waiter id ARGV[2] out
+-- of the queue, and wake the queue's live head: its id is published on
+-- channel ARGV[3] (quorum_queue.lua is prepended).
 --
+-- KEYS[1] lock, KEYS[2] waiter queue, KEYS[3] waiter deadlines.
 -- Returns 1 when released, 0 when the key held another token or none. A
--- missing key (it expired) is announced as well: it is free. Waiters hear the
--- same payload from every node and wake once per Locker.
+-- missing key (it expired) wakes the head as well: the lock is free.
 local v = redis.call('GET', KEYS[1])
-if v == ARGV[1] then
+if v and v ~= ARGV[1] then
+	return 0
+end
+local released = 0
+if v then
 	redis.call('DEL', KEYS[1])
-	redis.call('PUBLISH', ARGV[2], ARGV[1])
-	return 1
+	released = 1
 end
-if not v then
-	redis.call('PUBLISH', ARGV[2], ARGV[1])
+if ARGV[2] ~= '' then
+	redis.call('ZREM', KEYS[2], ARGV[2])
+	redis.call('HDEL', KEYS[3], ARGV[2])
 end
-return 0
+wake_head(KEYS[1], KEYS[2], KEYS[3], ARGV[3], ARGV[2], now_ms())
+return released

@@ -1,19 +1,24 @@
--- quorum_undo.lua: take back a partial Redlock grant on one node: delete KEYS[1]
--- if and only if it holds token ARGV[1], and then, if ARGV[3] is "1", tell
--- waiters on channel ARGV[2] that the key may be free.
+-- quorum_undo.lua: take back a refused attempt's grant on one Redlock node:
+-- delete KEYS[1] if and only if it holds owner token ARGV[1]; keep a waiting
+-- caller's place (its ticket); and, if the key was deleted, wake the head of
+-- the queue if that is another waiter (quorum_queue.lua is prepended).
 --
--- Unlike quorum_release.lua it never publishes for a missing key: a refused
--- attempt finds the key missing on the nodes it did not get, and announcing
--- those would wake other waiters for nothing, each of which would fail and
--- announce again (a wake-up storm). The caller asks for no announcement at
--- all when another owner holds a majority: that owner's release will wake
--- the waiters.
+-- KEYS[1] lock, KEYS[2] waiter queue, KEYS[3] waiter deadlines.
+-- ARGV[1] owner token, ARGV[2] waiter id ('' for TryAcquire), ARGV[3] ticket,
+-- ARGV[4] the waiter's deadline in ms (0: not waiting), ARGV[5] channel.
+--
+-- It never publishes for a missing key or another owner's key: nothing
+-- changed there, and waking waiters for nothing makes failed attempts wake
+-- each other in a storm.
 -- Returns 1 when deleted, 0 otherwise.
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-	redis.call('DEL', KEYS[1])
-	if ARGV[3] == '1' then
-		redis.call('PUBLISH', ARGV[2], ARGV[1])
-	end
-	return 1
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+	return 0
 end
-return 0
+redis.call('DEL', KEYS[1])
+local now = now_ms()
+local wait = tonumber(ARGV[4])
+if wait > 0 then
+	enqueue(KEYS[2], KEYS[3], ARGV[2], ARGV[3], now, wait)
+end
+wake_head(KEYS[1], KEYS[2], KEYS[3], ARGV[5], ARGV[2], now)
+return 1

@@ -79,14 +79,15 @@ func WithNodeTimeout(d time.Duration) Option {
 	return func(o *options) { o.nodeTimeout = d }
 }
 
-// WithQueuePoll sets the longest interval between the attempts of a waiter
-// queued on a single deployment (New): waiters are woken by the release that
-// makes them the head of the queue, and poll only as a safety net against
-// lost messages and holders that died without releasing. A waiter keeps its
-// place in the queue for 3 × d after each attempt; a waiter that died is
-// skipped after that, so a dead waiter delays the queue by at most 4 × d.
-// Default 500 ms. Quorum Lockers ignore it (they poll with the lock package's
-// backoff, lock.WithBackOff, which single deployments ignore in turn).
+// WithQueuePoll sets the longest interval between the attempts of a queued
+// waiter, on a single deployment (New) and on every node of a quorum
+// (NewQuorum): waiters are woken by the release that makes them the head of
+// the queue, and poll only as a safety net against lost messages and
+// holders that died without releasing. A waiter keeps its place in the
+// queue for 3 × d after each attempt; a waiter that died is skipped after
+// that, so a dead waiter delays the queue by at most 4 × d. Default 500 ms.
+// Both kinds of Locker wait in their own queue, so they ignore the lock
+// package's backoff (lock.WithBackOff).
 func WithQueuePoll(d time.Duration) Option {
 	return func(o *options) { o.queuePoll = d }
 }

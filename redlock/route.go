@@ -113,6 +113,14 @@ func (r *route) oldestIdleBefore(t time.Time) bool {
 	return false
 }
 
+// isConfirmed reports whether the server confirmed channel's subscription.
+func (r *route) isConfirmed(channel string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.subs[channel]
+	return s != nil && s.done
+}
+
 // confirm records the server's confirmation of a SUBSCRIBE.
 func (r *route) confirm(channel string) {
 	r.mu.Lock()
@@ -144,7 +152,7 @@ func (r *route) read() {
 				r.confirm(m.Channel)
 			}
 		case *redis.Message:
-			r.hub.wake(m.Channel, m.Payload)
+			r.hub.wake(m.Payload)
 		}
 	}
 }

@@ -30,17 +30,26 @@ var (
 	refreshSrc    string
 	refreshScript = redis.NewScript(refreshSrc)
 
+	// quorum_queue.lua holds the Lua functions of a Redlock node's waiter
+	// queue; it is prepended to the quorum scripts below.
+	//go:embed quorum_queue.lua
+	quorumQueueSrc string
+
 	//go:embed quorum_acquire.lua
 	quorumAcquireSrc    string
-	quorumAcquireScript = redis.NewScript(quorumAcquireSrc)
+	quorumAcquireScript = redis.NewScript(quorumQueueSrc + quorumAcquireSrc)
 
 	//go:embed quorum_release.lua
 	quorumReleaseSrc    string
-	quorumReleaseScript = redis.NewScript(quorumReleaseSrc)
+	quorumReleaseScript = redis.NewScript(quorumQueueSrc + quorumReleaseSrc)
 
 	//go:embed quorum_undo.lua
 	quorumUndoSrc    string
-	quorumUndoScript = redis.NewScript(quorumUndoSrc)
+	quorumUndoScript = redis.NewScript(quorumQueueSrc + quorumUndoSrc)
+
+	//go:embed quorum_leave.lua
+	quorumLeaveSrc    string
+	quorumLeaveScript = redis.NewScript(quorumQueueSrc + quorumLeaveSrc)
 
 	//go:embed fence.lua
 	fenceSrc    string
