@@ -7,5 +7,5 @@
 -- Returns 1.
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
-wake_head(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[1], now_ms())
+wake_head(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[1])
 return 1

@@ -16,14 +16,17 @@ local function now_ms()
 end
 
 -- live_head drops the heads of q whose deadline in qd has passed and returns
--- the first live one (or nil), and whether any was dropped.
-local function live_head(q, qd, now)
+-- the first live one (or nil), and whether any was dropped. It reads the
+-- clock only when someone is queued: an uncontended grant does not.
+local function live_head(q, qd)
 	local dropped = false
+	local now
 	while true do
 		local head = redis.call('ZRANGE', q, 0, 0)[1]
 		if not head then
 			return nil, dropped
 		end
+		now = now or now_ms()
 		if tonumber(redis.call('HGET', qd, head) or '0') > now then
 			return head, dropped
 		end
@@ -35,9 +38,9 @@ end
 
 -- enqueue adds waiter w with ticket t to q (keeping its ticket if it is
 -- there already) and sets its deadline in qd to now + wait ms.
-local function enqueue(q, qd, w, t, now, wait)
+local function enqueue(q, qd, w, t, wait)
 	redis.call('ZADD', q, 'NX', t, w)
-	redis.call('HSET', qd, w, now + wait)
+	redis.call('HSET', qd, w, now_ms() + wait)
 	for _, k in ipairs({q, qd}) do
 		if redis.call('PTTL', k) < wait then
 			redis.call('PEXPIRE', k, wait)
@@ -47,11 +50,11 @@ end
 
 -- wake_head publishes the live head's id on channel ch if the lock l is free
 -- and the head is not waiter w.
-local function wake_head(l, q, qd, ch, w, now)
+local function wake_head(l, q, qd, ch, w)
 	if redis.call('EXISTS', l) == 1 then
 		return
 	end
-	local head = live_head(q, qd, now)
+	local head = live_head(q, qd)
 	if head and head ~= w then
 		redis.call('PUBLISH', ch, head)
 	end

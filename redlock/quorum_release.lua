@@ -19,5 +19,5 @@ if ARGV[2] ~= '' then
 	redis.call('ZREM', KEYS[2], ARGV[2])
 	redis.call('HDEL', KEYS[3], ARGV[2])
 end
-wake_head(KEYS[1], KEYS[2], KEYS[3], ARGV[3], ARGV[2], now_ms())
+wake_head(KEYS[1], KEYS[2], KEYS[3], ARGV[3], ARGV[2])
 return released
