@@ -23,6 +23,10 @@ type Projection[M any] struct {
 type View[M any] struct {
 	Model       M                 `json:"model"`
 	Checkpoints map[string]uint64 `json:"checkpoints"` // stream -> last version applied
+
+	// Batches is, per stream, the number of the last batch applied, so that
+	// a catch-up reads only the batches after it.
+	Batches map[string]uint64 `json:"batches,omitempty"`
 }
 
 // Projector keeps a Projection's read model up to date. Several projectors of
@@ -49,7 +53,7 @@ func (pr *Projector[M]) View(ctx context.Context) (View[M], error) {
 }
 
 func (pr *Projector[M]) load(ctx context.Context) (View[M], uint64, error) {
-	v := View[M]{Checkpoints: make(map[string]uint64)}
+	v := View[M]{Checkpoints: make(map[string]uint64), Batches: make(map[string]uint64)}
 	if err := validateName("projection name", pr.p.Name); err != nil {
 		return v, 0, err
 	}
@@ -65,6 +69,9 @@ func (pr *Projector[M]) load(ctx context.Context) (View[M], uint64, error) {
 	}
 	if v.Checkpoints == nil {
 		v.Checkpoints = make(map[string]uint64)
+	}
+	if v.Batches == nil {
+		v.Batches = make(map[string]uint64)
 	}
 	return v, item.Version, nil
 }
@@ -85,17 +92,27 @@ func (pr *Projector[M]) CatchUp(ctx context.Context) (int, error) {
 	}
 	applied := 0
 	for _, stream := range streams {
-		events, _, err := pr.store.Load(ctx, stream, v.Checkpoints[stream])
+		var applyErr error
+		from := head{batch: v.Batches[stream], version: v.Checkpoints[stream]}
+		h, err := pr.store.scan(ctx, stream, from, func(_ uint64, b batch) {
+			for _, e := range b.Events {
+				if applyErr != nil || e.Version <= from.version {
+					continue
+				}
+				if applyErr = pr.p.Apply(&v.Model, e); applyErr != nil {
+					applyErr = fmt.Errorf("eventsource: projection %s at %s#%d: %w", pr.p.Name, stream, e.Version, applyErr)
+					return
+				}
+				applied++
+			}
+		})
+		if err == nil {
+			err = applyErr
+		}
 		if err != nil {
 			return 0, err
 		}
-		for _, e := range events {
-			if err := pr.p.Apply(&v.Model, e); err != nil {
-				return 0, fmt.Errorf("eventsource: projection %s at %s#%d: %w", pr.p.Name, stream, e.Version, err)
-			}
-			v.Checkpoints[stream] = e.Version
-			applied++
-		}
+		v.Checkpoints[stream], v.Batches[stream] = h.version, h.batch
 	}
 	if applied == 0 {
 		return 0, nil

@@ -1,0 +1,54 @@
+package eventsource_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/racefree/racefree/cas"
+	"github.com/racefree/racefree/eventsource"
+)
+
+// countingStore counts reads, to show how much of the log a catch-up reads.
+type countingStore struct {
+	cas.Store
+	gets atomic.Int64
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) (cas.Item, error) {
+	c.gets.Add(1)
+	return c.Store.Get(ctx, key)
+}
+
+// A catch-up reads the batches after its checkpoint, not the whole stream.
+func TestCatchUpReadsOnlyNewBatches(t *testing.T) {
+	ctx := context.Background()
+	kv := &countingStore{Store: cas.NewMemory()}
+	s := eventsource.New(kv)
+	for v := range uint64(50) {
+		e, _ := eventsource.NewEvent("E", v)
+		if _, err := s.Append(ctx, "long", v, "", e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pr := eventsource.NewProjector(s, eventsource.Projection[int]{Name: "count", Apply: func(n *int, _ eventsource.Event) error { *n++; return nil }})
+	if n, err := pr.CatchUp(ctx); err != nil || n != 50 {
+		t.Fatalf("first CatchUp: %d, %v", n, err)
+	}
+	e, _ := eventsource.NewEvent("E", 50)
+	if _, err := s.Append(ctx, "long", 50, "", e); err != nil {
+		t.Fatal(err)
+	}
+	before := kv.gets.Load()
+	if n, err := pr.CatchUp(ctx); err != nil || n != 1 {
+		t.Fatalf("second CatchUp: %d, %v", n, err)
+	}
+	// The view, the stream list, the new batch and the miss after it.
+	if reads := kv.gets.Load() - before; reads > 4 {
+		t.Fatalf("a catch-up after one append read %d items; it re-read the stream", reads)
+	}
+	v, err := pr.View(ctx)
+	if err != nil || v.Model != 51 || v.Checkpoints["long"] != 51 {
+		t.Fatalf("view %+v, %v; want 51 events applied", v, err)
+	}
+}
