@@ -35,9 +35,6 @@ func New(b Backend, defaults ...Option) *Client {
 // Properties returns the guarantees declared by the backend.
 func (c *Client) Properties() Properties { return c.props }
 
-// Backend returns the backend the Client was built on.
-func (c *Client) Backend() Backend { return c.backend }
-
 // TryAcquire implements Locker.
 func (c *Client) TryAcquire(ctx context.Context, key string, opts ...Option) (Lease, error) {
 	cfg, err := c.prepare(key, opts)
