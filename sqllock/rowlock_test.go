@@ -28,6 +28,17 @@ func lockSeats(t *testing.T, tx *sql.Tx, l RowLock, ids ...int) ([]int, error) {
 	return LockIDs(testCtx(t), tx, l, "seats", "id", ids...)
 }
 
+// holdSeat begins a transaction on pool that locks seat id exclusively, as
+// the holder other transactions then meet.
+func holdSeat(t *testing.T, pool *sql.DB, db database, id int) *sql.Tx {
+	t.Helper()
+	holder := begin(t, pool)
+	if _, err := lockSeats(t, holder, RowLock{Dialect: db.dialect}, id); err != nil {
+		t.Fatal(err)
+	}
+	return holder
+}
+
 // wantNative fails unless err reaches the database's own error type.
 func wantNative(t *testing.T, db database, err error) {
 	t.Helper()
@@ -41,10 +52,7 @@ func wantNative(t *testing.T, db database, err error) {
 func TestNoWaitOnLockedRow(t *testing.T) {
 	eachDB(t, func(t *testing.T, db database) {
 		pool := seats(t, db)
-		holder := begin(t, pool)
-		if _, err := lockSeats(t, holder, RowLock{Dialect: db.dialect}, 1); err != nil {
-			t.Fatal(err)
-		}
+		holdSeat(t, pool, db, 1)
 		tx := begin(t, pool)
 		for _, mode := range []Mode{Exclusive, Shared} {
 			_, err := lockSeats(t, tx, RowLock{Dialect: db.dialect, Mode: mode, Wait: NoWait}, 1)
@@ -67,10 +75,7 @@ func TestNoWaitOnLockedRow(t *testing.T) {
 func TestWaitAtMost(t *testing.T) {
 	eachDB(t, func(t *testing.T, db database) {
 		pool := seats(t, db)
-		holder := begin(t, pool)
-		if _, err := lockSeats(t, holder, RowLock{Dialect: db.dialect}, 1); err != nil {
-			t.Fatal(err)
-		}
+		holder := holdSeat(t, pool, db, 1)
 		tx := begin(t, pool)
 		const wait = 300 * time.Millisecond
 		start := time.Now()
@@ -104,10 +109,7 @@ func TestWaitAtMost(t *testing.T) {
 func TestWaitBlocksUntilCommit(t *testing.T) {
 	eachDB(t, func(t *testing.T, db database) {
 		pool := seats(t, db)
-		holder := begin(t, pool)
-		if _, err := lockSeats(t, holder, RowLock{Dialect: db.dialect}, 1); err != nil {
-			t.Fatal(err)
-		}
+		holder := holdSeat(t, pool, db, 1)
 		mustExecTx(t, holder, db.dialect, "UPDATE seats SET status = 'booked' WHERE id = ?", 1)
 		committed := make(chan struct{})
 		go func() {
@@ -136,10 +138,7 @@ func TestWaitBlocksUntilCommit(t *testing.T) {
 func TestSkipLocked(t *testing.T) {
 	eachDB(t, func(t *testing.T, db database) {
 		pool := seats(t, db)
-		holder := begin(t, pool)
-		if _, err := lockSeats(t, holder, RowLock{Dialect: db.dialect}, 2); err != nil {
-			t.Fatal(err)
-		}
+		holdSeat(t, pool, db, 2)
 		for _, mode := range []Mode{Exclusive, Shared} {
 			tx := begin(t, pool)
 			got, err := lockSeats(t, tx, RowLock{Dialect: db.dialect, Mode: mode, Wait: SkipLocked}, 1, 2, 3)
