@@ -41,12 +41,11 @@ func (c *Client) TryAcquire(ctx context.Context, key string, opts ...Option) (Le
 	if err != nil {
 		return nil, err
 	}
-	sent := time.Now()
-	g, err := c.backend.TryGrant(ctx, key, cfg.ttl)
+	lease, err := c.try(ctx, key, cfg)
 	if err != nil {
 		return nil, c.wrap(ctx, "try-acquire", key, err)
 	}
-	return newLease(key, g, sent, cfg, c.backend), nil
+	return lease, nil
 }
 
 // Acquire implements Locker.
@@ -56,24 +55,50 @@ func (c *Client) Acquire(ctx context.Context, key string, opts ...Option) (Lease
 		return nil, err
 	}
 	if w, ok := c.backend.(Waiter); ok {
-		sent := time.Now()
-		g, err := w.WaitGrant(ctx, key, cfg.ttl)
-		if err != nil {
-			return nil, c.wrap(ctx, "acquire", key, err)
+		for {
+			sent := time.Now()
+			g, err := w.WaitGrant(ctx, key, cfg.ttl)
+			if err != nil {
+				return nil, c.wrap(ctx, "acquire", key, err)
+			}
+			if lease, err := c.hold(ctx, key, g, sent, cfg); !errors.Is(err, errLateGrant) {
+				return lease, err
+			}
 		}
-		return newLease(key, g, sent, cfg, c.backend), nil
 	}
 	return c.poll(ctx, key, cfg)
+}
+
+// errLateGrant is wrapped in the ErrNotAcquired of a grant whose answer came
+// back after its lease deadline.
+var errLateGrant = errors.New("the grant's answer came after its lease deadline")
+
+// lateGrantTimeout bounds giving a late grant back.
+const lateGrantTimeout = time.Second
+
+// hold wraps g in a lease, unless g's answer came back after the lease's
+// deadline (the round trip took longer than the TTL less the safety margin):
+// such a grant is given back and the attempt fails with ErrNotAcquired. Its
+// holder never held it while the lock was safely its, and the backend may
+// have granted the key to another caller since.
+func (c *Client) hold(ctx context.Context, key string, g Grant, sent time.Time, cfg config) (Lease, error) {
+	deadline := expiryOf(g, sent, cfg.ttl).Add(-cfg.marginFor(cfg.ttl))
+	if time.Now().Before(deadline) {
+		return newLease(key, g, sent, cfg, c.backend), nil
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lateGrantTimeout)
+	defer cancel()
+	_ = g.Release(rctx)
+	return nil, fmt.Errorf("%w: %w", ErrNotAcquired, errLateGrant)
 }
 
 // poll retries TryGrant until it succeeds, waking on notifications where the
 // backend gives them and on a backoff timer otherwise. The first attempt comes
 // before any subscription, so an uncontended Acquire costs what TryAcquire does.
 func (c *Client) poll(ctx context.Context, key string, cfg config) (Lease, error) {
-	sent := time.Now()
-	g, err := c.backend.TryGrant(ctx, key, cfg.ttl)
+	lease, err := c.try(ctx, key, cfg)
 	if err == nil {
-		return newLease(key, g, sent, cfg, c.backend), nil
+		return lease, nil
 	}
 	if !errors.Is(err, ErrNotAcquired) {
 		return nil, c.wrap(ctx, "acquire", key, err)
@@ -98,10 +123,9 @@ func (c *Client) poll(ctx context.Context, key string, cfg config) (Lease, error
 		}
 	}()
 	for {
-		sent := time.Now()
-		g, err := c.backend.TryGrant(ctx, key, cfg.ttl)
+		lease, err := c.try(ctx, key, cfg)
 		if err == nil {
-			return newLease(key, g, sent, cfg, c.backend), nil
+			return lease, nil
 		}
 		if !errors.Is(err, ErrNotAcquired) {
 			return nil, c.wrap(ctx, "acquire", key, err)
@@ -125,6 +149,17 @@ func (c *Client) poll(ctx context.Context, key string, cfg config) (Lease, error
 	}
 }
 
+// try makes one TryGrant attempt and wraps its grant in a lease.
+func (c *Client) try(ctx context.Context, key string, cfg config) (Lease, error) {
+	sent := time.Now()
+	g, err := c.backend.TryGrant(ctx, key, cfg.ttl)
+	if err != nil {
+		return nil, err
+	}
+	return c.hold(ctx, key, g, sent, cfg)
+}
+
+// prepare validates key and resolves the options of one call.
 func (c *Client) prepare(key string, opts []Option) (config, error) {
 	if err := c.validateKey(key); err != nil {
 		return config{}, err

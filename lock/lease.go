@@ -27,12 +27,11 @@ type lease struct {
 	err         error     // why the lease ended; nil while held
 	done        chan struct{}
 
-	stopCtx context.Context // cancelled when the lease ends: stops a renewal in flight
-	stop    context.CancelFunc
-	timer   *time.Timer    // runs tick at the next renewal or the deadline
-	retryAt time.Time      // after a failed renewal: when to try again
-	ticks   sync.WaitGroup // ticks past their first check; waited for by Release
-	watcher chan struct{}  // closed when the loss watcher has exited; nil without one
+	cancelRenewal context.CancelFunc // stops the renewal in flight, if any, when the lease ends
+	timer         *time.Timer        // runs tick at the next renewal or the deadline
+	retryAt       time.Time          // after a failed renewal: when to try again
+	ticks         sync.WaitGroup     // ticks past their first check; waited for by Release
+	watcher       chan struct{}      // closed when the loss watcher has exited; nil without one
 }
 
 var _ Lease = (*lease)(nil)
@@ -50,7 +49,6 @@ func newLease(key string, g Grant, sent time.Time, cfg config, b Backend) *lease
 		done:        make(chan struct{}),
 	}
 	l.deadline = l.expiry.Add(-cfg.marginFor(cfg.ttl))
-	l.stopCtx, l.stop = context.WithCancel(context.Background())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.timer = time.AfterFunc(l.nextWakeLocked(time.Now()), l.tick)
@@ -106,7 +104,9 @@ func (l *lease) endLocked(err error) {
 	}
 	l.err = err
 	close(l.done)
-	l.stop()
+	if l.cancelRenewal != nil {
+		l.cancelRenewal()
+	}
 	if l.timer != nil {
 		l.timer.Stop()
 	}

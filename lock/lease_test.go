@@ -14,6 +14,9 @@ import (
 // be made to misbehave for on demand.
 type scriptedBackend struct {
 	grant *scriptedGrant
+
+	mu     sync.Mutex
+	delays []time.Duration // how long each TryGrant takes to answer, in turn
 }
 
 func (b *scriptedBackend) Properties() Properties {
@@ -21,6 +24,13 @@ func (b *scriptedBackend) Properties() Properties {
 }
 
 func (b *scriptedBackend) TryGrant(context.Context, string, time.Duration) (Grant, error) {
+	b.mu.Lock()
+	var d time.Duration
+	if len(b.delays) > 0 {
+		d, b.delays = b.delays[0], b.delays[1:]
+	}
+	b.mu.Unlock()
+	time.Sleep(d)
 	return b.grant, nil
 }
 
@@ -167,5 +177,35 @@ func TestDoAllReleasesWhatItHeldWhenOneKeyFails(t *testing.T) {
 	_ = lease.Release(ctx)
 	if err := DoAll(ctx, l, nil, func(context.Context) error { return nil }); !errors.Is(err, ErrInvalidKey) {
 		t.Fatalf("DoAll without keys: %v", err)
+	}
+}
+
+// A grant whose answer comes back after the lease deadline is given back:
+// TryAcquire fails with ErrNotAcquired, Acquire tries again.
+func TestLateGrantIsGivenBack(t *testing.T) {
+	ctx := context.Background()
+	ttl := WithTTL(40 * time.Millisecond)
+	g := newScriptedGrant()
+	_, err := New(&scriptedBackend{grant: g, delays: []time.Duration{50 * time.Millisecond}}).TryAcquire(ctx, "k", ttl)
+	if !errors.Is(err, ErrNotAcquired) {
+		t.Fatalf("TryAcquire answered after the deadline: %v, want ErrNotAcquired", err)
+	}
+	if n := g.released.Load(); n != 1 {
+		t.Fatalf("late grant released %d times, want 1", n)
+	}
+
+	g = newScriptedGrant()
+	lease, err := New(&scriptedBackend{grant: g, delays: []time.Duration{50 * time.Millisecond, 0}}).Acquire(ctx, "k", ttl)
+	if err != nil {
+		t.Fatalf("Acquire after one late grant: %v", err)
+	}
+	if err := lease.Err(); err != nil {
+		t.Fatalf("lease from the second, timely grant: %v", err)
+	}
+	if n := g.released.Load(); n != 1 {
+		t.Fatalf("late grant released %d times before the timely one, want 1", n)
+	}
+	if err := lease.Release(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -27,15 +27,17 @@ func (l *lease) tick() {
 	}
 	l.ticks.Add(1) // under mu while held: Release's wait cannot have begun
 	defer l.ticks.Done()
-	deadline, ttl := l.deadline, l.ttl
+	ttl := l.ttl
+	ctx, cancel := context.WithDeadline(context.Background(), l.deadline)
+	l.cancelRenewal = cancel // the end of the lease stops the renewal
 	l.mu.Unlock()
 
-	ctx, cancel := context.WithDeadline(l.stopCtx, deadline)
 	err := l.refresh(ctx, ttl)
-	cancel()
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.cancelRenewal = nil
+	cancel()
 	if l.err != nil {
 		return
 	}
@@ -72,7 +74,7 @@ func (l *lease) watchLoss(r LossReporter) {
 	select {
 	case <-r.Lost():
 		l.end(fmt.Errorf("%w: %w", ErrLost, r.LossCause()))
-	case <-l.stopCtx.Done():
+	case <-l.done:
 	}
 }
 

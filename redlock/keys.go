@@ -29,16 +29,21 @@ type names struct {
 }
 
 func namesOf(key string) names {
-	tag := "{" + key + "}"
-	return names{
-		lock:      tag,
-		fence:     tag + ":fence",
-		queue:     tag + ":q",
-		deadlines: tag + ":qd",
-		wqueue:    tag + ":wq",
-		wdeadline: tag + ":wqd",
-		channel:   tag + ":released",
+	// One allocation for all seven names: each is a slice of all.
+	all := "{" + key + "}{" + key + "}:fence{" + key + "}:q{" + key + "}:qd{" + key + "}:wq{" + key + "}:wqd{" + key + "}:released"
+	tagLen := len(key) + 2
+	var n names
+	for _, f := range []struct {
+		dst    *string
+		suffix string
+	}{
+		{&n.lock, ""}, {&n.fence, ":fence"}, {&n.queue, ":q"}, {&n.deadlines, ":qd"},
+		{&n.wqueue, ":wq"}, {&n.wdeadline, ":wqd"}, {&n.channel, ":released"},
+	} {
+		end := tagLen + len(f.suffix)
+		*f.dst, all = all[:end], all[end:]
 	}
+	return n
 }
 
 // validateKey rejects keys whose names would not share a hash tag: Redis

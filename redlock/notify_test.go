@@ -14,8 +14,9 @@ import (
 	"github.com/racefree/racefree/redlock"
 )
 
-// countingClient counts grant attempts: the acquire scripts are the only ones
-// with four keys (single deployment) or two (quorum node).
+// countingClient counts grant attempts: the SET NX pipeline of a first
+// attempt (the only pipeline) and the acquire scripts, the only ones with four
+// keys (single deployment) or two (quorum node).
 type countingClient struct {
 	*redis.Client
 	attempts atomic.Int64
@@ -24,11 +25,20 @@ type countingClient struct {
 
 func (c *countingClient) count(keys []string) {
 	if len(keys) == 4 || len(keys) == 2 {
-		c.attempts.Add(1)
-		if c.shared != nil {
-			c.shared.Add(1)
-		}
+		c.countOne()
 	}
+}
+
+func (c *countingClient) countOne() {
+	c.attempts.Add(1)
+	if c.shared != nil {
+		c.shared.Add(1)
+	}
+}
+
+func (c *countingClient) Pipelined(ctx context.Context, fn func(redis.Pipeliner) error) ([]redis.Cmder, error) {
+	c.countOne()
+	return c.Client.Pipelined(ctx, fn)
 }
 
 func (c *countingClient) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
@@ -65,7 +75,8 @@ func TestOneSubscriptionWakesOneWaiter(t *testing.T) {
 			}
 		}()
 	}
-	// Each waiter tries once before subscribing and once after, then waits.
+	// Each waiter tries once (SET NX) before subscribing and queues once
+	// after, then waits.
 	waitFor(t, "every waiter's attempts before waiting", func() bool { return counted.attempts.Load() == 2*waiters })
 	subs, err := rdb.PubSubNumSub(testContext(t), "{"+k+"}:released").Result()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -106,14 +107,17 @@ func TestQueueFIFOAcrossLockers(t *testing.T) {
 	}
 }
 
-// TryAcquire never takes a free key from a queued waiter: not right after
-// the release that woke it, not while it has not been heard of yet.
+// TryAcquire never takes a released key from a queued waiter: not right
+// after the release that woke it, not while the waiter has not claimed it.
 func TestTryAcquireDoesNotBargePastQueuedWaiter(t *testing.T) {
 	rdb := testenv.Redis(t)
 	k := key(t)
 	holderLocker := newSingle(t, testenv.Redis(t))
 	holder := acquire(t, holderLocker, k)
 	out := startWaiter(t, testContext(t), rdb, newSingle(t, testenv.Redis(t), noPoll()...), k, 1)
+	if v, err := rdb.Get(testContext(t), "{"+k+"}").Result(); err != nil || !strings.HasSuffix(v, "|w") {
+		t.Fatalf("holder's value with a waiter queued: %q, %v; want it marked |w", v, err)
+	}
 
 	// Release and ask again at once: the key is either free with the waiter
 	// at the head of the queue, or already the waiter's. Never the holder's.
@@ -134,19 +138,35 @@ func TestTryAcquireDoesNotBargePastQueuedWaiter(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A live queue entry whose owner has not been woken (here: planted, as a
-	// waiter whose wake-up message was lost looks): the free key stays its.
+	// A head whose wake-up message was lost (here: planted, a queue entry
+	// nobody listens for): the release reserves the key for it, and no
+	// TryAcquire takes it.
 	ctx := testContext(t)
+	holder = acquire(t, holderLocker, k)
 	if err := rdb.RPush(ctx, "{"+k+"}:q", "planted").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := rdb.HSet(ctx, "{"+k+"}:qd", "planted", serverMillis(t, rdb)+60_000).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := holderLocker.TryAcquire(ctx, k); !errors.Is(err, lock.ErrNotAcquired) {
-		t.Fatalf("TryAcquire of a free key with a live waiter queued: %v, want ErrNotAcquired", err)
+	// A waiter that queues marks the holder's value as waited for.
+	held, err := rdb.Get(ctx, "{"+k+"}").Result()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := rdb.Del(ctx, "{"+k+"}:q", "{"+k+"}:qd").Err(); err != nil {
+	if err := rdb.Set(ctx, "{"+k+"}", held+"|w", redis.KeepTTL).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := rdb.Get(ctx, "{"+k+"}").Result(); err != nil || v != "planted" {
+		t.Fatalf("lock key after a release with a live head queued: %q, %v; want it reserved for the head", v, err)
+	}
+	if _, err := holderLocker.TryAcquire(ctx, k); !errors.Is(err, lock.ErrNotAcquired) {
+		t.Fatalf("TryAcquire of a key reserved for a live waiter: %v, want ErrNotAcquired", err)
+	}
+	if err := rdb.Del(ctx, "{"+k+"}", "{"+k+"}:q", "{"+k+"}:qd").Err(); err != nil {
 		t.Fatal(err)
 	}
 	lease, err := holderLocker.TryAcquire(ctx, k)
@@ -271,7 +291,8 @@ func TestOneReleaseOneAttemptAcrossLockers(t *testing.T) {
 			}()
 		}
 	}
-	// Each waiter tried once before subscribing and once after.
+	// Each waiter tried once (SET NX) before subscribing and queued once
+	// after.
 	waitFor(t, "every waiter's attempts before waiting", func() bool { return attempts.Load() == 2*queued })
 	want := attempts.Load()
 	for round := range lockers * perLocker {

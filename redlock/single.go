@@ -51,34 +51,31 @@ func (s *single) ValidateKey(key string) error { return validateKey(key) }
 // waiterTTL is how long a queued waiter keeps its place without an attempt.
 func (s *single) waiterTTL() time.Duration { return 3 * s.maxPoll }
 
-// TryGrant implements lock.Backend: one EVALSHA of acquire.lua that grants
-// only a free key nobody is queued for.
+// TryGrant implements lock.Backend: one pipelined SET NX PX and INCR
+// (fastAttempt). A key queued for is never free, so it cannot barge in.
 func (s *single) TryGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
-	return s.attempt(ctx, namesOf(key), newToken(), ttl, 0)
+	return s.fastAttempt(ctx, namesOf(key), newToken(), ttl)
 }
 
-// WaitGrant implements lock.Waiter. The first attempt grants a free key in
-// one round trip or queues the caller; then the caller subscribes, tries once
-// more (a release in between would be unheard) and waits for a release that
-// names its token, polling — which renews its place — as a safety net. A
-// cancelled wait leaves the queue (leave.lua).
+// WaitGrant implements lock.Waiter. The first attempt is TryGrant's, which
+// costs one round trip on a free key. When it fails, the caller subscribes
+// to releases, then queues (acquire.lua) — in that order, so that a release
+// after it queued cannot go unheard — and waits for the release that names
+// its token, polling, which renews its place, as a safety net. A cancelled
+// wait leaves the queue (leave.lua).
 func (s *single) WaitGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
 	n := namesOf(key)
 	token := newToken()
-	wait := s.waiterTTL()
-	g, err := s.attempt(ctx, n, token, ttl, wait)
+	g, err := s.fastAttempt(ctx, n, token, ttl)
 	if !errors.Is(err, lock.ErrNotAcquired) {
-		if err != nil {
-			s.leave(ctx, n, token)
-		}
 		return g, err
 	}
 	ready, stop, err := s.hub.SubscribeToken(ctx, key, token)
 	if err != nil {
-		s.leave(ctx, n, token)
-		return nil, err
+		return nil, err // not queued yet: nothing to leave
 	}
 	defer stop()
+	wait := s.waiterTTL()
 	p := newPoller(s.maxPoll)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -101,7 +98,39 @@ func (s *single) WaitGrant(ctx context.Context, key string, ttl time.Duration) (
 	}
 }
 
-// attempt runs acquire.lua once; wait > 0 queues (or keeps) the caller.
+// fastAttempt sends SET {key} token NX PX ttl and INCR {key}:fence in one
+// pipeline: two plain commands, cheaper for the server than a script. The
+// INCR runs whether or not the SET took the key, which only leaves gaps
+// between fencing tokens. Tokens still increase from grant to grant: the
+// next SET NX can succeed only once this grant's key is gone, released
+// (after this INCR's reply arrived) or expired — and a reply that arrives
+// after the key expired is past the lease's deadline, so the lease is dead
+// on arrival and its token never used while another holds the lock. Redis
+// runs both commands of the pipeline back to back anyway, as they arrive in
+// one write.
+func (s *single) fastAttempt(ctx context.Context, n names, token string, ttl time.Duration) (lock.Grant, error) {
+	sent := time.Now()
+	var set *redis.BoolCmd
+	var fence *redis.IntCmd
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		set = p.SetNX(ctx, n.lock, token, time.Duration(milliseconds(ttl))*time.Millisecond)
+		fence = p.Incr(ctx, n.fence)
+		return nil
+	})
+	if err == nil && !set.Val() {
+		return nil, lock.ErrNotAcquired
+	}
+	if err != nil {
+		// The SET may have taken the key with its answer lost, or taken it
+		// without a fencing token: give it back.
+		s.leave(ctx, n, token)
+		return nil, redisErr("acquire", err)
+	}
+	return &grant{client: s.client, names: n, token: token, fence: uint64(fence.Val()), expiry: sent.Add(ttl)}, nil
+}
+
+// attempt runs acquire.lua once: a queued waiter's attempt, which also
+// queues the caller (or renews its place) for wait.
 func (s *single) attempt(ctx context.Context, n names, token string, ttl, wait time.Duration) (lock.Grant, error) {
 	sent := time.Now()
 	fence, err := acquireScript.Run(ctx, s.client, []string{n.lock, n.fence, n.queue, n.deadlines},
