@@ -43,60 +43,80 @@ func runScript(ctx context.Context, timeout time.Duration, node Client, script *
 // runs the follow-up the decision set (an undo, say) on its own node, after
 // its own reply: nothing sent later to that node by this fan-out can
 // overtake it. The calls are counted in the quorum's background group, which
-// Close waits for; after Close, decide waits for them instead.
+// Close waits for; after Close, decide waits for them instead. Calls are
+// indexed by node; a fan-out may start on some nodes and be extended to
+// others before its decision (start).
 type fanout struct {
-	calls    []nodeCall
-	answers  chan int // index of each call as it answers
+	q        *quorum
+	ctx      context.Context
+	wait     []<-chan struct{}
+	run      func(ctx context.Context, node Client) nodeResult
+	calls    []nodeCall // per node of the quorum
+	launched []int      // the nodes started, in order
+	answers  chan int   // node index of each call as it answers
 	decided  chan struct{}
 	after    func(i int, r nodeResult) // set by decide; nil: nothing to follow up
-	detached bool
+	attached bool                      // some calls are not in the background group
 	local    sync.WaitGroup
 }
 
 // nodeCall is one node's call of a fan-out.
 type nodeCall struct {
-	done     chan struct{} // closed once res is set
+	done     chan struct{} // closed once res is set; nil if never started
 	res      nodeResult
 	followed chan struct{} // closed once the follow-up, if any, ran
 }
 
-// launch starts run on each of nodes. A call i waits for wait[i] (when given)
-// before it sends anything: a release waits for the acquire reply of its own
-// node.
+// launch starts run on each of nodes. The call on node i waits for wait[i]
+// (when given) before it sends anything: a release waits for the acquire
+// reply of its own node.
 func (q *quorum) launch(ctx context.Context, nodes []int, wait []<-chan struct{}, run func(ctx context.Context, node Client) nodeResult) *fanout {
 	f := &fanout{
-		calls:   make([]nodeCall, len(nodes)),
-		answers: make(chan int, len(nodes)),
+		q:       q,
+		ctx:     ctx,
+		wait:    wait,
+		run:     run,
+		calls:   make([]nodeCall, len(q.nodes)),
+		answers: make(chan int, len(q.nodes)),
 		decided: make(chan struct{}),
 	}
-	f.detached = q.startBackground(len(nodes))
-	for i, node := range nodes {
-		f.calls[i].done = make(chan struct{})
-		f.calls[i].followed = make(chan struct{})
+	f.start(nodes)
+	return f
+}
+
+// start extends f to nodes it has not started on; only before decide.
+func (f *fanout) start(nodes []int) {
+	detached := f.q.startBackground(len(nodes))
+	f.attached = f.attached || !detached
+	for _, i := range nodes {
+		c := &f.calls[i]
+		c.done = make(chan struct{})
+		c.followed = make(chan struct{})
+		f.launched = append(f.launched, i)
 		f.local.Add(1)
-		go func() {
+		f.q.workers.run(func() {
 			defer f.local.Done()
-			if f.detached {
-				defer q.bg.Done()
+			if detached {
+				defer f.q.bg.Done()
 			}
-			if wait != nil && wait[i] != nil {
-				<-wait[i]
+			if i < len(f.wait) && f.wait[i] != nil {
+				<-f.wait[i]
 			}
-			r := run(ctx, q.nodes[node])
-			f.calls[i].res = r
-			close(f.calls[i].done)
+			r := f.run(f.ctx, f.q.nodes[i])
+			c.res = r
+			close(c.done)
 			f.answers <- i
 			<-f.decided
 			if f.after != nil {
 				f.after(i, r)
 			}
-			close(f.calls[i].followed)
-		}()
+			close(c.followed)
+		})
 	}
-	return f
 }
 
-// next waits for the next call to answer, or for ctx to be done.
+// next waits for the next call to answer, or for ctx to be done; it
+// returns the call's node index.
 func (f *fanout) next(ctx context.Context) (int, nodeResult, error) {
 	select {
 	case i := <-f.answers:
@@ -112,23 +132,92 @@ func (f *fanout) next(ctx context.Context) (int, nodeResult, error) {
 func (f *fanout) decide(after func(i int, r nodeResult)) {
 	f.after = after
 	close(f.decided)
-	if !f.detached {
+	if f.attached {
 		f.local.Wait()
 	}
 }
 
 // waitFollowUps waits for every call and its follow-up.
 func (f *fanout) waitFollowUps() {
-	for i := range f.calls {
+	for _, i := range f.launched {
 		<-f.calls[i].followed
 	}
 }
 
-// dones are the channels closed as each call answers.
+// dones are the channels closed as each node's call answers (nil for nodes
+// f never started on).
 func (f *fanout) dones() []<-chan struct{} {
 	d := make([]<-chan struct{}, len(f.calls))
-	for i := range f.calls {
+	for _, i := range f.launched {
 		d[i] = f.calls[i].done
 	}
 	return d
+}
+
+// workerIdle is how long a pool worker waits for its next call before it
+// exits.
+const workerIdle = 10 * time.Second
+
+// pool runs the node calls of a quorum's fan-outs on goroutines that outlive
+// one call: a new goroutine per call would grow its stack through go-redis
+// every time, a cost that shows in every grant. Workers are started as calls
+// need them and exit when idle for workerIdle or when the pool closes.
+type pool struct {
+	tasks   chan func() // unbuffered: a send succeeds only to an idle worker
+	closing chan struct{}
+	workers sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+}
+
+func newPool() *pool {
+	return &pool{tasks: make(chan func()), closing: make(chan struct{})}
+}
+
+// run runs task on an idle worker, or on a new one; after close, on a
+// goroutine of its own.
+func (p *pool) run(task func()) {
+	select {
+	case p.tasks <- task:
+		return
+	default:
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		go task()
+		return
+	}
+	p.workers.Add(1)
+	p.mu.Unlock()
+	go p.work(task)
+}
+
+func (p *pool) work(task func()) {
+	defer p.workers.Done()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		task()
+		idle.Reset(workerIdle)
+		select {
+		case task = <-p.tasks:
+		case <-idle.C:
+			return
+		case <-p.closing:
+			return
+		}
+	}
+}
+
+// close stops the idle workers and waits for the busy ones to finish.
+func (p *pool) close() {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.closing)
+	}
+	p.mu.Unlock()
+	p.workers.Wait()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ type quorum struct {
 	majority int
 	opts     options
 	hub      *hub
+	workers  *pool // runs the node calls
 
 	bgMu     sync.Mutex
 	bgClosed bool
@@ -91,16 +93,22 @@ type waiter struct {
 	id     string
 	ticket int64 // µs on this process's clock at the first attempt
 	wait   time.Duration
+	queued bool // an earlier attempt was refused: it may be queued on any node
 }
 
-// attempt is one grant attempt: acquire.lua on all nodes in parallel; a
-// grant needs a majority within the validity time TTL − elapsed − drift, and
-// is decided at the first majority that agrees: the slower nodes are not
-// waited for. Its token is the maximum of the granting nodes' counters;
-// unless a majority of nodes returned that maximum already, it is written
-// back to the nodes below it until a majority holds it, before the grant is
-// handed out. A refused attempt is undone on each node that may hold it,
-// each after that node's answer, and a waiting caller keeps its place.
+// attempt is one grant attempt: acquire.lua on the majority of nodes
+// preferred for the key (preferred; all nodes for a waiter that queued
+// already), and on the others too as soon as one of
+// those refuses, fails or is slow to answer (hedgeDelay); a grant needs a
+// majority within the validity time TTL − elapsed − drift, and is decided at
+// the first majority that agrees: the slower nodes are not waited for. Any
+// majority intersects any other, so asking a majority first is as safe as
+// asking all; on healthy nodes it spares the others the work. Its token is
+// the maximum of the granting nodes' counters; unless a majority of nodes
+// returned that maximum already, it is written back to the nodes below it
+// until a majority holds it, before the grant is handed out. A refused
+// attempt is undone on each node that may hold it, each after that node's
+// answer, and a waiting caller keeps its place.
 func (q *quorum) attempt(ctx context.Context, n names, ttl time.Duration, w waiter) (lock.Grant, error) {
 	token := newToken()
 	wait := milliseconds(w.wait)
@@ -111,21 +119,47 @@ func (q *quorum) attempt(ctx context.Context, n names, ttl time.Duration, w wait
 	// A node that has not answered this Locker's last release of key yet
 	// gets the attempt after it, so a release that returned at a majority
 	// cannot refuse the next grant of the same Locker.
-	f := q.launch(ctx, q.allNodes(), q.pendingRelease(n.lock), func(ctx context.Context, node Client) nodeResult {
+	first, rest := q.preferred(n.lock)
+	if w.queued {
+		// A queued waiter is woken by releases that reach the nodes in any
+		// order: it asks them all at once.
+		first, rest = q.allNodes(), nil
+	}
+	f := q.launch(ctx, first, q.pendingRelease(n.lock), func(ctx context.Context, node Client) nodeResult {
 		return runScript(ctx, timeout, node, quorumAcquireScript, []string{n.lock, n.fence, n.wqueue, n.wdeadline},
 			token, milliseconds(ttl), w.id, w.ticket, wait, n.channel)
 	})
-	granted, held := 0, 0
+	hedge := time.NewTimer(q.hedgeDelay(timeout))
+	defer hedge.Stop()
+	extend := func() {
+		if len(rest) > 0 {
+			f.start(rest)
+			rest = nil
+		}
+	}
+	granted, held, answered := 0, 0, 0
 	counters := make([]int64, nodes) // granting nodes' counters, 0 elsewhere
 	var fence uint64
 	var errs []error
-	for answered := 0; answered < nodes && granted < q.majority && granted+nodes-answered >= q.majority; answered++ {
-		i, r, _ := f.next(context.Background()) // every call ends within the node timeout
-		switch {
+	for granted < q.majority && granted+len(f.launched)-answered+len(rest) >= q.majority {
+		if answered == len(f.launched) {
+			extend()
+		}
+		var i int
+		select {
+		case i = <-f.answers: // every call ends within the node timeout
+		case <-hedge.C:
+			extend()
+			continue
+		}
+		answered++
+		switch r := f.calls[i].res; {
 		case r.err != nil:
 			errs = append(errs, r.err)
+			extend()
 		case r.str != "":
 			held++
+			extend()
 		default:
 			granted++
 			counters[i] = r.val
@@ -149,6 +183,12 @@ func (q *quorum) attempt(ctx context.Context, n names, ttl time.Duration, w wait
 		if atFence >= q.majority && q.valid(start, ttl) {
 			f.decide(nil) // late grants are ours: Release deletes them
 			g := &quorumGrant{q: q, names: n, token: token, waiter: w.id, fence: fence, acquired: f.dones()}
+			// A waiter that queued may be queued on every node: its
+			// release takes it out of them all.
+			g.nodes = f.launched
+			if w.queued {
+				g.nodes = q.allNodes()
+			}
 			g.expiry = start.Add(ttl - q.drift(ttl))
 			return g, nil
 		}
@@ -172,6 +212,32 @@ func (q *quorum) attempt(ctx context.Context, n names, ttl time.Duration, w wait
 	}
 	return nil, fmt.Errorf("%w: %d of %d nodes granted, %d held by another owner, %d failed (need %d within the validity time): %w",
 		lock.ErrNotAcquired, granted, nodes, held, len(errs), q.majority, redisErr("acquire", errors.Join(errs...)))
+}
+
+// preferred splits the nodes into the majority a grant of lockName asks
+// first — consecutive nodes from one chosen by a hash of the name, so that
+// every Locker asks the same ones for a key (their fencing counters stay
+// level, with no write-back) and different keys spread over the nodes — and
+// the others.
+func (q *quorum) preferred(lockName string) (first, rest []int) {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(lockName))
+	from := int(h.Sum32() % uint32(len(q.nodes)))
+	for k := range len(q.nodes) {
+		i := (from + k) % len(q.nodes)
+		if k < q.majority {
+			first = append(first, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	return first, rest
+}
+
+// hedgeDelay is how long an attempt waits for its preferred majority before
+// it asks the other nodes as well.
+func (q *quorum) hedgeDelay(timeout time.Duration) time.Duration {
+	return max(timeout/4, time.Millisecond)
 }
 
 // writeFence raises the counter to fence on the nodes behind (fence.lua only
@@ -205,6 +271,7 @@ type quorumGrant struct {
 	names    names
 	token    string
 	waiter   string // the holder's waiter id, taken out of the queues by Release
+	nodes    []int  // the nodes Refresh and Release go to: those the grant was asked of
 	fence    uint64
 	acquired []<-chan struct{} // per node: closed once its acquire answered
 
@@ -229,7 +296,7 @@ func (g *quorumGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 	q := g.q
 	start := time.Now()
 	timeout := q.nodeTimeout(ttl)
-	f := q.launch(ctx, q.allNodes(), nil, func(ctx context.Context, node Client) nodeResult {
+	f := q.launch(ctx, g.nodes, nil, func(ctx context.Context, node Client) nodeResult {
 		return runScript(ctx, timeout, node, refreshScript, []string{g.names.lock}, g.token, milliseconds(ttl))
 	})
 	defer f.decide(nil)
@@ -243,21 +310,22 @@ func (g *quorumGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 	return g.failure(ctx, "refresh", ok, notHeld, errs)
 }
 
-// Release implements lock.Grant: it goes to every node, each after that
-// node's own acquire reply (so a late grant cannot land after its release),
+// Release implements lock.Grant: it goes to every node the grant was asked
+// of (every node, for a waiter that queued), each after that node's own
+// acquire reply (so a late grant cannot land after its release),
 // and returns as soon as a majority confirmed it (or cannot). The other
 // nodes' answers are awaited in the background, each bounded by the node
 // timeout, and Close waits for them.
 func (g *quorumGrant) Release(ctx context.Context) error {
 	q := g.q
 	bctx := context.WithoutCancel(ctx)
-	f := q.launch(bctx, q.allNodes(), g.acquired, func(ctx context.Context, node Client) nodeResult {
+	f := q.launch(bctx, g.nodes, g.acquired, func(ctx context.Context, node Client) nodeResult {
 		return runScript(ctx, q.opts.nodeTimeout, node, quorumReleaseScript, []string{g.names.lock, g.names.wqueue, g.names.wdeadline},
 			g.token, g.waiter, g.names.channel)
 	})
 	q.setPendingRelease(g.names.lock, f)
 	var remaining atomic.Int32
-	remaining.Store(int32(len(f.calls)))
+	remaining.Store(int32(len(f.launched)))
 	defer f.decide(func(int, nodeResult) {
 		if remaining.Add(-1) == 0 {
 			q.clearPendingRelease(g.names.lock, f)
@@ -273,7 +341,7 @@ func (g *quorumGrant) Release(ctx context.Context) error {
 // collect counts the nodes of f that answered 1, those that answered 0, and
 // errors, until a majority answered 1, or cannot, or ctx is done.
 func (g *quorumGrant) collect(ctx context.Context, f *fanout) (ok, notHeld int, errs []error) {
-	nodes := len(f.calls)
+	nodes := len(f.launched)
 	for answered := 0; answered < nodes && ok < g.q.majority && ok+nodes-answered >= g.q.majority; answered++ {
 		_, r, err := f.next(ctx)
 		switch {

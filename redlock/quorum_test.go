@@ -2,27 +2,94 @@ package redlock_test
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/racefree/racefree/internal/testenv"
 	"github.com/racefree/racefree/lock"
 	"github.com/racefree/racefree/redlock"
 )
 
+// Keys differ in the majority of nodes they ask first; with two nodes down,
+// every key is granted, whichever nodes it prefers.
 func TestQuorumGrantsWithTwoOfFiveDown(t *testing.T) {
 	servers, nodes := privateNodes(t, 5)
 	l := newQuorum(t, nodes)
 	servers[0].Stop()
 	servers[3].Stop()
-	lease, err := l.TryAcquire(testContext(t), key(t), lock.WithTTL(2*time.Second))
+	for i := range 10 {
+		k := key(t) + "-" + strconv.Itoa(i)
+		lease, err := l.TryAcquire(testContext(t), k, lock.WithTTL(2*time.Second))
+		if err != nil {
+			t.Fatalf("TryAcquire(%s) with 3 of 5 nodes up: %v", k, err)
+		}
+		if err := lease.Refresh(testContext(t), 2*time.Second); err != nil {
+			t.Fatalf("Refresh(%s) with 3 of 5 nodes up: %v", k, err)
+		}
+		if err := lease.Release(testContext(t)); err != nil {
+			t.Fatalf("Release(%s) with 3 of 5 nodes up: %v", k, err)
+		}
+	}
+}
+
+// An uncontended grant asks only a majority of the nodes; the others are
+// spared (and its release goes to those it asked).
+func TestQuorumAsksAMajorityFirst(t *testing.T) {
+	nodes := testenv.RedisNodes(t, 5)
+	counted := make([]*countingClient, len(nodes))
+	clients := make([]redlock.Client, len(nodes))
+	for i, n := range nodes {
+		counted[i] = &countingClient{Client: n}
+		clients[i] = counted[i]
+	}
+	l, err := redlock.NewQuorum(clients)
 	if err != nil {
-		t.Fatalf("TryAcquire with 3 of 5 nodes up: %v", err)
+		t.Fatal(err)
 	}
-	if err := lease.Refresh(testContext(t), 2*time.Second); err != nil {
-		t.Fatalf("Refresh with 3 of 5 nodes up: %v", err)
+	t.Cleanup(func() { _ = l.Close() })
+	for i := range 5 {
+		k := key(t) + "-" + strconv.Itoa(i)
+		lease, err := l.TryAcquire(testContext(t), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lease.Release(testContext(t)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := lease.Release(testContext(t)); err != nil {
-		t.Fatalf("Release with 3 of 5 nodes up: %v", err)
+	var asked int64
+	for _, c := range counted {
+		asked += c.attempts.Load()
+	}
+	if asked != 5*3 {
+		t.Fatalf("5 uncontended grants sent %d acquire calls, want 15 (a majority of 3 each)", asked)
+	}
+}
+
+// A preferred node that hangs (CLIENT PAUSE) does not hold a grant up until
+// the node timeout: the attempt asks the other nodes after the hedge delay.
+func TestQuorumHungNodeDoesNotStallGrant(t *testing.T) {
+	const nodeTimeout, pause = time.Second, 800 * time.Millisecond // hedge: 250 ms
+	_, nodes := privateNodes(t, 5)
+	l := newQuorum(t, nodes, redlock.WithNodeTimeout(nodeTimeout))
+	for i := range nodes {
+		k := key(t) + "-" + strconv.Itoa(i)
+		if err := nodes[i].Do(testContext(t), "CLIENT", "PAUSE", pause.Milliseconds(), "ALL").Err(); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		lease, err := l.TryAcquire(testContext(t), k, lock.WithTTL(30*time.Second))
+		if err != nil {
+			t.Fatalf("node %d paused: TryAcquire: %v", i, err)
+		}
+		if took := time.Since(start); took >= pause {
+			t.Fatalf("node %d paused: the grant took %v, as long as the pause", i, took)
+		}
+		if err := lease.Release(testContext(t)); err != nil {
+			t.Fatalf("node %d paused: Release: %v", i, err)
+		}
+		time.Sleep(pause) // let the pause end
 	}
 }
 

@@ -33,6 +33,7 @@ func (q *quorum) WaitGrant(ctx context.Context, key string, ttl time.Duration) (
 			}
 			return g, err
 		}
+		w.queued = true
 		ready, stop, err = q.hub.SubscribeToken(ctx, key, w.id)
 		if err != nil {
 			q.leave(ctx, n, w)
@@ -51,6 +52,7 @@ func (q *quorum) WaitGrant(ctx context.Context, key string, ttl time.Duration) (
 			}
 			return g, err
 		}
+		w.queued = true
 		timer.Reset(p.next())
 		select {
 		case <-ctx.Done():

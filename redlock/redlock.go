@@ -41,6 +41,7 @@ func (l *Locker) Close() error {
 	err := l.hub.Close()
 	if l.quorum != nil {
 		l.quorum.closeBackground()
+		l.quorum.workers.close()
 	}
 	return err
 }
@@ -125,7 +126,7 @@ func NewQuorum(clients []Client, opts ...Option) (*Locker, error) {
 		return nil, err
 	}
 	nodes := append([]Client(nil), clients...)
-	q := &quorum{nodes: nodes, majority: len(nodes)/2 + 1, opts: o}
+	q := &quorum{nodes: nodes, majority: len(nodes)/2 + 1, opts: o, workers: newPool()}
 	q.hub = newHub(nodes, q.majority)
 	return &Locker{Client: lock.New(q, o.defaults...), hub: q.hub, quorum: q}, nil
 }
