@@ -4,38 +4,51 @@
 //
 // # Single deployment
 //
-// A grant is one EVALSHA of acquire.lua: if the key is free and nobody is
-// queued before the caller, SET {key} token PX ttl with a random 16-byte
-// token and, in the same atomic script, INCR {key}:fence, whose value is the
-// lease's fencing token. The counter never expires: a counter that expired
-// would start again at 1 and issue tokens lower than ones in use (it costs
-// one small key per distinct lock key; use maxmemory-policy noeviction, since
-// an evicted lock or counter breaks the lock). Release and refresh are
-// token-checked scripts; refresh never re-creates an expired key.
+// A free key costs one round trip: SET {key} token NX PX ttl with a random
+// 16-byte token and INCR {key}:fence, sent together in one pipeline — two
+// plain commands, cheaper for the server than a script. The counter's value
+// is the lease's fencing token. The INCR runs even when the SET finds the
+// key taken, which leaves gaps between tokens but never lets one go down:
+// the next SET NX succeeds only after this grant's key is gone, released
+// after its INCR answered, or expired, in which case an answer arriving
+// that late is past the lease deadline and package lock gives the grant
+// back instead of handing it out. The counter never expires: a counter that
+// expired would start again at 1 and issue tokens lower than ones in use (it
+// costs one small key per distinct lock key; use maxmemory-policy
+// noeviction, since an evicted lock or counter breaks the lock). Release and
+// refresh are token-checked scripts; refresh never re-creates an expired
+// key. Redis 6.0 or later is needed (SET ... KEEPTTL).
 //
 // Waiting is a server-side FIFO queue, as in Redisson's fair lock: the list
 // {key}:q of waiters' owner tokens and the hash {key}:qd of their deadlines
-// on the server's clock (TIME). An Acquire that finds the key held, or finds
-// others queued, is appended once by the same script that refused it; the
-// key then goes only to the queue's head. Release deletes the key and
-// publishes the head's token on {key}:released; each Locker has one shared
-// PubSub connection and wakes only the local waiter holding that token, so
-// one release costs one grant attempt across all processes (no herd), and the
-// releaser, whose next Acquire finds a queue, cannot barge in. TryAcquire
-// respects the queue too: it fails while anyone waits. Properties.FIFO is
-// true: waiters are granted in the order of their first attempt.
+// on the server's clock (TIME). An Acquire whose first attempt finds the key
+// taken subscribes to releases and queues itself with acquire.lua, which
+// also marks the holder's value as waited for ("token|w"). A release of an
+// unmarked value just deletes the key; a marked one hands the lock over: the
+// key is reserved for the queue's live head (it takes the head's token
+// until the head's deadline) and the head's token is published on
+// {key}:released. Each Locker has one shared PubSub connection and wakes
+// only the local waiter holding that token, which turns the reservation
+// into its grant; one release costs one grant attempt across all processes
+// (no herd). Since a waited-for key is never free, a newcomer's SET NX —
+// TryAcquire's or the releaser's own next Acquire — cannot barge in.
+// Properties.FIFO is true: waiters are granted in the order they queued.
+// The one exception follows a crash: a key that expires (its holder died,
+// or the head it was reserved for died) is free until the next waiter's
+// poll hands it to the queue's head, and a newcomer's SET NX may take it in
+// between.
 //
 // Crashes are bounded by deadlines. A waiter renews its deadline (3 ×
 // WithQueuePoll) with every attempt, and polls at least every WithQueuePoll
 // as a safety net against lost messages; a cancelled Acquire leaves the queue
-// at once (leave.lua, which also deletes a grant its lost answer may have
-// won, and passes the wake-up on). A waiter that dies keeps its place until
-// its deadline; the scripts drop heads whose deadline passed, and the new
-// head is woken by the script that dropped them or by its own next poll, so
-// a dead waiter stalls the queue by at most its deadline plus one poll. A
-// holder that dies is noticed by the head's poll once its key has expired.
-// A paused waiter that misses its deadline may lose its place: it queues
-// again at the back. The queue keys expire with their last deadline.
+// at once (leave.lua, which also deletes a grant or reservation it may hold
+// without knowing, and hands the lock on). A waiter that dies keeps its
+// place until its deadline; the scripts drop heads whose deadline passed,
+// and a reservation for a dead head ends at its deadline, so a dead waiter
+// stalls the queue by at most its deadline plus one poll. A holder that dies
+// is noticed by the head's poll once its key has expired. A paused waiter
+// that misses its deadline may lose its place: it queues again at the back.
+// The queue keys expire with their last deadline.
 //
 // All names of one lock — {key}, {key}:fence, {key}:q, {key}:qd — carry the
 // key as a Cluster hash tag, so they share a slot and one script can touch
@@ -51,12 +64,18 @@
 //
 // # Redlock
 //
-// NewQuorum asks N independent nodes at once, each bounded by a node timeout
-// far below the TTL. The lock is held when a majority granted it within the
-// validity time TTL − elapsed − drift (drift = 0.01 × TTL + 2 ms by default);
-// the lease's deadline counts from the moment the request was sent, less that
-// drift. Acquire returns at the first majority that agrees and does not wait
-// for the slowest nodes. Each node's calls are chained after that node's own
+// NewQuorum runs over N independent nodes, each call bounded by a node
+// timeout far below the TTL. The lock is held when a majority granted it
+// within the validity time TTL − elapsed − drift (drift = 0.01 × TTL + 2 ms
+// by default); the lease's deadline counts from the moment the request was
+// sent, less that drift. An attempt asks a majority of the nodes first —
+// the same ones for a key in every process, chosen by a hash of the key, so
+// different keys spread over the nodes — and the others as soon as one of
+// those refuses or fails, or after a hedge delay of a quarter of the node
+// timeout; any two majorities share a node, so this is as safe as asking
+// all N, and on healthy nodes it spares the rest the work (a waiter that
+// queued asks all nodes at once). Acquire returns at the first majority that
+// agrees and does not wait for the slowest nodes. Each node's calls are chained after that node's own
 // reply to the acquire: the release (or the undo of a refused attempt) goes
 // to a node only once it answered, so a late SET can never land after its
 // release and leave a stale key; and a Locker's next attempt on a key goes to
@@ -64,8 +83,8 @@
 // release that returned at a majority cannot refuse the next grant of its
 // own Locker. (A call that timed out may still reach its node later; the TTL
 // bounds what it leaves.) Refresh needs a majority too and returns at the
-// first one. Release goes to all nodes and returns once a majority
-// confirmed it; the slower nodes' answers are awaited in the background,
+// first one. Release goes to every node the grant asked and returns once a
+// majority confirmed it; the slower nodes' answers are awaited in the background,
 // each bounded by the node timeout, and Close waits for them.
 //
 // Waiting: without order, contenders racing for N nodes split the votes

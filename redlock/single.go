@@ -32,8 +32,9 @@ func (s *single) Properties() lock.Properties {
 	return lock.Properties{
 		Name:    "redis",
 		Fencing: true,
-		// Waiters are granted in the order of their first attempt, as long
-		// as each renews its place within its deadline (WithQueuePoll).
+		// Waiters are granted in the order they queued, as long as each
+		// renews its place within its deadline (WithQueuePoll); a key freed
+		// by a crash may go to a newcomer first (see the package doc).
 		FIFO:         true,
 		Linearizable: true,
 		// Replication is asynchronous: a primary that fails over before its
