@@ -1,5 +1,5 @@
 -- acquire.lua: a queued waiter's attempt (the first attempt of an Acquire is
--- the SET NX pipeline of single.go). Grant the lock KEYS[1] to token ARGV[1]
+-- take.lua). Grant the lock KEYS[1] to token ARGV[1]
 -- for ARGV[2] ms if a release reserved it for the caller, or if it is free
 -- and nobody lives before the caller in the queue, and issue a fencing token
 -- from the counter KEYS[2]; queue the caller otherwise (queue.lua is

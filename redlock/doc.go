@@ -4,20 +4,15 @@
 //
 // # Single deployment
 //
-// A free key costs one round trip: SET {key} token NX PX ttl with a random
-// 16-byte token and INCR {key}:fence, sent together in one pipeline — two
-// plain commands, cheaper for the server than a script. The counter's value
-// is the lease's fencing token. The INCR runs even when the SET finds the
-// key taken, which leaves gaps between tokens but never lets one go down:
-// the next SET NX succeeds only after this grant's key is gone, released
-// after its INCR answered, or expired, in which case an answer arriving
-// that late is past the lease deadline and package lock gives the grant
-// back instead of handing it out. The counter never expires: a counter that
-// expired would start again at 1 and issue tokens lower than ones in use (it
-// costs one small key per distinct lock key; use maxmemory-policy
-// noeviction, since an evicted lock or counter breaks the lock). Release and
-// refresh are token-checked scripts; refresh never re-creates an expired
-// key. Redis 6.0 or later is needed (SET ... KEEPTTL).
+// A free key costs one round trip: one EVALSHA of take.lua runs SET {key}
+// token NX PX ttl with a random 16-byte token and, if that took the key,
+// INCR {key}:fence, whose value is the lease's fencing token. The counter
+// never expires: a counter that expired would start again at 1 and issue
+// tokens lower than ones in use (it costs one small key per distinct lock
+// key; use maxmemory-policy noeviction, since an evicted lock or counter
+// breaks the lock). Release and refresh are token-checked scripts; refresh
+// never re-creates an expired key. Redis 6.0 or later is needed (SET ...
+// KEEPTTL).
 //
 // Waiting is a server-side FIFO queue, as in Redisson's fair lock: the list
 // {key}:q of waiters' owner tokens and the hash {key}:qd of their deadlines
@@ -30,13 +25,13 @@
 // {key}:released. Each Locker has one shared PubSub connection and wakes
 // only the local waiter holding that token, which turns the reservation
 // into its grant; one release costs one grant attempt across all processes
-// (no herd). Since a waited-for key is never free, a newcomer's SET NX —
+// (no herd). Since a waited-for key is never free, a newcomer's take.lua —
 // TryAcquire's or the releaser's own next Acquire — cannot barge in.
 // Properties.FIFO is true: waiters are granted in the order they queued.
 // The one exception follows a crash: a key that expires (its holder died,
 // or the head it was reserved for died) is free until the next waiter's
-// poll hands it to the queue's head, and a newcomer's SET NX may take it in
-// between.
+// poll hands it to the queue's head, and a newcomer's take.lua may take it
+// in between.
 //
 // Crashes are bounded by deadlines. A waiter renews its deadline (3 ×
 // WithQueuePoll) with every attempt, and polls at least every WithQueuePoll

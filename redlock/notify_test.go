@@ -14,9 +14,9 @@ import (
 	"github.com/racefree/racefree/redlock"
 )
 
-// countingClient counts grant attempts: the SET NX pipeline of a first
-// attempt (the only pipeline) and the acquire scripts, the only ones with four
-// keys (single deployment) or two (quorum node).
+// countingClient counts grant attempts: the scripts with four keys (a
+// queued waiter's attempt on a single deployment, or any attempt on a quorum
+// node) or two (the first attempt on a single deployment, take.lua).
 type countingClient struct {
 	*redis.Client
 	attempts atomic.Int64
@@ -25,20 +25,11 @@ type countingClient struct {
 
 func (c *countingClient) count(keys []string) {
 	if len(keys) == 4 || len(keys) == 2 {
-		c.countOne()
+		c.attempts.Add(1)
+		if c.shared != nil {
+			c.shared.Add(1)
+		}
 	}
-}
-
-func (c *countingClient) countOne() {
-	c.attempts.Add(1)
-	if c.shared != nil {
-		c.shared.Add(1)
-	}
-}
-
-func (c *countingClient) Pipelined(ctx context.Context, fn func(redis.Pipeliner) error) ([]redis.Cmder, error) {
-	c.countOne()
-	return c.Client.Pipelined(ctx, fn)
 }
 
 func (c *countingClient) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {

@@ -9,11 +9,10 @@
 -- deadline is dropped like any dead head.
 --
 -- While the queue has a live head the lock key is never left free: a release
--- hands it over, so the SET NX of a newcomer's first attempt (single.go,
--- fastAttempt) cannot take it past the queue. The lock's value is the
--- holder's owner token, with "|w" appended once someone queued behind it:
--- a release without the mark deletes the key and is done, without reading
--- the queue.
+-- hands it over, so a newcomer's first attempt (take.lua) cannot take it
+-- past the queue. The lock's value is the holder's owner token, with "|w"
+-- appended once someone queued behind it: a release without the mark
+-- deletes the key and is done, without reading the queue.
 --
 -- The functions are built by queue() only when a script needs them, so the
 -- common release pays for none of them.

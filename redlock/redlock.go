@@ -13,12 +13,11 @@ import (
 )
 
 // Client is the part of a go-redis client a Locker uses: scripts (EVALSHA with
-// a fallback to EVAL), pipelines and a PubSub. *redis.Client, *redis.ClusterClient,
+// a fallback to EVAL) and a PubSub. *redis.Client, *redis.ClusterClient,
 // *redis.Ring, the failover client of redis.NewFailoverClient and any
 // redis.UniversalClient implement it.
 type Client interface {
 	redis.Scripter
-	Pipelined(ctx context.Context, fn func(redis.Pipeliner) error) ([]redis.Cmder, error)
 	Subscribe(ctx context.Context, channels ...string) *redis.PubSub
 }
 

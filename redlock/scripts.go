@@ -14,6 +14,10 @@ var (
 	//go:embed queue.lua
 	queueSrc string
 
+	//go:embed take.lua
+	takeSrc    string
+	takeScript = redis.NewScript(takeSrc)
+
 	//go:embed acquire.lua
 	acquireSrc    string
 	acquireScript = redis.NewScript(queueSrc + acquireSrc)
