@@ -55,9 +55,10 @@ func (c *Client) Acquire(ctx context.Context, key string, opts ...Option) (Lease
 		return nil, err
 	}
 	if w, ok := c.backend.(Waiter); ok {
+		wctx := context.WithValue(ctx, backOffKey{}, cfg.newBackOff)
 		for {
 			sent := time.Now()
-			g, err := w.WaitGrant(ctx, key, cfg.ttl)
+			g, err := w.WaitGrant(wctx, key, cfg.ttl)
 			if err != nil {
 				return nil, c.wrap(ctx, "acquire", key, err)
 			}
@@ -67,6 +68,22 @@ func (c *Client) Acquire(ctx context.Context, key string, opts ...Option) (Lease
 		}
 	}
 	return c.poll(ctx, key, cfg)
+}
+
+// backOffKey is the context key of an Acquire call's backoff policy.
+type backOffKey struct{}
+
+// BackOffFrom returns a new instance of the wait policy of the Acquire call
+// whose context ctx is: the call's WithBackOff, or DefaultBackOff. A Waiter
+// backend that polls while it waits takes its intervals from it, so that
+// WithBackOff applies to it as to the backends the Client polls for. ok is
+// false for a context that did not come from Acquire.
+func BackOffFrom(ctx context.Context) (b backoff.BackOff, ok bool) {
+	newBackOff, ok := ctx.Value(backOffKey{}).(func() backoff.BackOff)
+	if !ok {
+		return nil, false
+	}
+	return newBackOff(), true
 }
 
 // errLateGrant is wrapped in the ErrNotAcquired of a grant whose answer came

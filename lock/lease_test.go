@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 )
 
 // scriptedBackend grants every TryGrant and lets a test decide what refreshes
@@ -207,5 +209,43 @@ func TestLateGrantIsGivenBack(t *testing.T) {
 	}
 	if err := lease.Release(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitingBackend is a Waiter that records the backoff policy it was handed.
+type waitingBackend struct {
+	scriptedBackend
+	got backoff.BackOff
+	ok  bool
+}
+
+func (b *waitingBackend) WaitGrant(ctx context.Context, key string, ttl time.Duration) (Grant, error) {
+	b.got, b.ok = BackOffFrom(ctx)
+	return b.TryGrant(ctx, key, ttl)
+}
+
+// A Waiter backend is handed the call's WithBackOff policy (or the default).
+func TestWaiterIsHandedTheCallsBackOff(t *testing.T) {
+	ctx := context.Background()
+	if _, ok := BackOffFrom(ctx); ok {
+		t.Fatal("BackOffFrom of a plain context: ok, want false")
+	}
+	b := &waitingBackend{scriptedBackend: scriptedBackend{grant: newScriptedGrant()}}
+	want := backoff.NewConstantBackOff(7 * time.Millisecond)
+	lease, err := New(b).Acquire(ctx, "k", WithBackOff(func() backoff.BackOff { return want }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release(ctx)
+	if !b.ok || b.got != backoff.BackOff(want) {
+		t.Fatalf("Waiter got %v (ok %v), want the call's WithBackOff policy", b.got, b.ok)
+	}
+	lease2, err := New(b).Acquire(ctx, "k2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease2.Release(ctx)
+	if _, isExp := b.got.(*backoff.ExponentialBackOff); !b.ok || !isExp {
+		t.Fatalf("Waiter got %T (ok %v) without WithBackOff, want DefaultBackOff's", b.got, b.ok)
 	}
 }

@@ -51,9 +51,10 @@ func WithMaxHold(d time.Duration) Option { return func(c *config) { c.maxHold = 
 // while it waits for a key. newBackOff is called once per Acquire, so the
 // strategy may keep state. Notification-driven backends poll only as a safety
 // net against lost notifications and expiries. Backends that queue waiters
-// themselves (those implementing Waiter: the in-memory backend, etcdlock,
-// zklock, redlock's single node, sqllock's PostgreSQL lease table) do not poll
-// through it; their own options set any safety-net poll.
+// themselves (those implementing Waiter) are handed it through BackOffFrom:
+// caslock polls with it; those that their server wakes (the in-memory
+// backend, etcdlock, zklock, redlock, sqllock's PostgreSQL lease table) keep
+// their own options for any safety-net poll.
 func WithBackOff(newBackOff func() backoff.BackOff) Option {
 	return func(c *config) { c.newBackOff = newBackOff }
 }
