@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/racefree/racefree/internal/workpool"
 )
 
 // lease is the Lease every Client returns: a backend grant plus the policy that
@@ -36,6 +38,11 @@ type lease struct {
 
 var _ Lease = (*lease)(nil)
 
+// lossWatchers runs the loss watchers of the leases whose grants report
+// their loss, on goroutines reused from lease to lease (a new goroutine per
+// lease showed in the cost of every grant). Idle workers end soon.
+var lossWatchers = workpool.New(50 * time.Millisecond)
+
 func newLease(key string, g Grant, sent time.Time, cfg config, b Backend) *lease {
 	l := &lease{
 		key:         key,
@@ -54,7 +61,7 @@ func newLease(key string, g Grant, sent time.Time, cfg config, b Backend) *lease
 	l.timer = time.AfterFunc(l.nextWakeLocked(time.Now()), l.tick)
 	if r, ok := g.(LossReporter); ok {
 		l.watcher = make(chan struct{})
-		go l.watchLoss(r)
+		lossWatchers.Go(func() { l.watchLoss(r) })
 	}
 	return l
 }

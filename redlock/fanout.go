@@ -94,7 +94,7 @@ func (f *fanout) start(nodes []int) {
 		c.followed = make(chan struct{})
 		f.launched = append(f.launched, i)
 		f.local.Add(1)
-		f.q.workers.run(func() {
+		f.q.workers.Go(func() {
 			defer f.local.Done()
 			if detached {
 				defer f.q.bg.Done()
@@ -152,72 +152,4 @@ func (f *fanout) dones() []<-chan struct{} {
 		d[i] = f.calls[i].done
 	}
 	return d
-}
-
-// workerIdle is how long a pool worker waits for its next call before it
-// exits.
-const workerIdle = 10 * time.Second
-
-// pool runs the node calls of a quorum's fan-outs on goroutines that outlive
-// one call: a new goroutine per call would grow its stack through go-redis
-// every time, a cost that shows in every grant. Workers are started as calls
-// need them and exit when idle for workerIdle or when the pool closes.
-type pool struct {
-	tasks   chan func() // unbuffered: a send succeeds only to an idle worker
-	closing chan struct{}
-	workers sync.WaitGroup
-
-	mu     sync.Mutex
-	closed bool
-}
-
-func newPool() *pool {
-	return &pool{tasks: make(chan func()), closing: make(chan struct{})}
-}
-
-// run runs task on an idle worker, or on a new one; after close, on a
-// goroutine of its own.
-func (p *pool) run(task func()) {
-	select {
-	case p.tasks <- task:
-		return
-	default:
-	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		go task()
-		return
-	}
-	p.workers.Add(1)
-	p.mu.Unlock()
-	go p.work(task)
-}
-
-func (p *pool) work(task func()) {
-	defer p.workers.Done()
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
-	for {
-		task()
-		idle.Reset(workerIdle)
-		select {
-		case task = <-p.tasks:
-		case <-idle.C:
-			return
-		case <-p.closing:
-			return
-		}
-	}
-}
-
-// close stops the idle workers and waits for the busy ones to finish.
-func (p *pool) close() {
-	p.mu.Lock()
-	if !p.closed {
-		p.closed = true
-		close(p.closing)
-	}
-	p.mu.Unlock()
-	p.workers.Wait()
 }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/racefree/racefree/internal/workpool"
 	"github.com/racefree/racefree/lock"
 )
 
@@ -24,7 +25,7 @@ type quorum struct {
 	majority int
 	opts     options
 	hub      *hub
-	workers  *pool // runs the node calls
+	workers  *workpool.Pool // runs the node calls
 
 	bgMu     sync.Mutex
 	bgClosed bool

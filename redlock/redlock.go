@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/racefree/racefree/internal/workpool"
 	"github.com/racefree/racefree/lock"
 )
 
@@ -40,7 +41,7 @@ func (l *Locker) Close() error {
 	err := l.hub.Close()
 	if l.quorum != nil {
 		l.quorum.closeBackground()
-		l.quorum.workers.close()
+		l.quorum.workers.Close()
 	}
 	return err
 }
@@ -125,10 +126,14 @@ func NewQuorum(clients []Client, opts ...Option) (*Locker, error) {
 		return nil, err
 	}
 	nodes := append([]Client(nil), clients...)
-	q := &quorum{nodes: nodes, majority: len(nodes)/2 + 1, opts: o, workers: newPool()}
+	q := &quorum{nodes: nodes, majority: len(nodes)/2 + 1, opts: o, workers: workpool.New(workerIdle)}
 	q.hub = newHub(nodes, q.majority)
 	return &Locker{Client: lock.New(q, o.defaults...), hub: q.hub, quorum: q}, nil
 }
+
+// workerIdle is how long a quorum's idle node-call worker lives (Close ends
+// them all).
+const workerIdle = 10 * time.Second
 
 func resolve(opts []Option) (options, error) {
 	o := defaultOptions()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/racefree/racefree/internal/workpool"
 	"github.com/racefree/racefree/lock"
 )
 
@@ -17,7 +18,13 @@ type backend struct {
 	sessionTimeout time.Duration
 	root           string
 	acl            []zk.ACL
+	pool           *workpool.Pool // runs requests that a context may abandon, and loss watches
 }
+
+// workerIdle is how long an idle worker of a Locker's pool lives. The Locker
+// has no Close, so workers end on their own soon after the last request; in
+// a busy process they are reused.
+const workerIdle = 50 * time.Millisecond
 
 var (
 	_ lock.Backend = (*backend)(nil)

@@ -6,13 +6,15 @@ import (
 	"fmt"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/racefree/racefree/internal/workpool"
 )
 
-// call runs fn, a go-zookeeper request, which takes no context, and returns its
-// result, or ctx's error as soon as ctx ends. An abandoned request still runs
-// to its end; abandoned, if not nil, then gets its result, so that the caller
-// can undo what it did.
-func call[T any](ctx context.Context, fn func() (T, error), abandoned func(T, error)) (T, error) {
+// call runs fn, a go-zookeeper request, which takes no context, on a worker
+// of pool and returns its result, or ctx's error as soon as ctx ends. An
+// abandoned request still runs to its end; abandoned, if not nil, then gets
+// its result, so that the caller can undo what it did.
+func call[T any](ctx context.Context, pool *workpool.Pool, fn func() (T, error), abandoned func(T, error)) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, err
@@ -25,10 +27,10 @@ func call[T any](ctx context.Context, fn func() (T, error), abandoned func(T, er
 		err error
 	}
 	done := make(chan result, 1)
-	go func() {
+	pool.Go(func() {
 		v, err := fn()
 		done <- result{v, err}
-	}()
+	})
 	select {
 	case r := <-done:
 		return r.v, r.err

@@ -40,7 +40,7 @@ func newGrant(e *entry, contact time.Time) *grant {
 		b: e.b, dir: e.dir, guid: e.guid, path: e.path, token: uint64(e.stat.Czxid),
 		contact: contact, lost: make(chan struct{}),
 	}
-	go g.watchLoss(e.watch)
+	e.b.pool.Go(func() { g.watchLoss(e.watch) })
 	return g
 }
 
@@ -107,7 +107,7 @@ func (g *grant) Refresh(ctx context.Context, ttl time.Duration) error {
 		return err
 	}
 	sent := time.Now()
-	stat, err := call(ctx, func() (*zk.Stat, error) {
+	stat, err := call(ctx, g.b.pool, func() (*zk.Stat, error) {
 		exists, stat, err := g.b.conn.Exists(g.path)
 		if err == nil && !exists {
 			err = zk.ErrNoNode
@@ -133,7 +133,7 @@ func (g *grant) Release(ctx context.Context) error {
 	if cause := g.LossCause(); cause != nil && sessionEnded(cause) {
 		return fmt.Errorf("%w: %w", lock.ErrNotHeld, cause)
 	}
-	_, err := call(ctx, func() (struct{}, error) {
+	_, err := call(ctx, g.b.pool, func() (struct{}, error) {
 		return struct{}{}, g.b.conn.Delete(g.path, -1)
 	}, func(_ struct{}, err error) {
 		if err != nil && !sessionEnded(err) {

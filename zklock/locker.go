@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/racefree/racefree/internal/workpool"
 	"github.com/racefree/racefree/lock"
 )
 
@@ -79,7 +80,7 @@ func New(conn *zk.Conn, sessionTimeout time.Duration, opts ...Option) (*Locker, 
 	if len(o.acl) == 0 {
 		return nil, errors.New("zklock: New: empty ACL")
 	}
-	b := &backend{conn: conn, sessionTimeout: sessionTimeout, root: o.root, acl: o.acl}
+	b := &backend{conn: conn, sessionTimeout: sessionTimeout, root: o.root, acl: o.acl, pool: workpool.New(workerIdle)}
 	defaults := append([]lock.Option{lock.WithTTL(sessionTimeout)}, o.defaults...)
 	return &Locker{Client: lock.New(b, defaults...)}, nil
 }

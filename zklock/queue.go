@@ -55,11 +55,11 @@ func (b *backend) enter(ctx context.Context, key string) (*entry, view, error) {
 		err    error
 	}
 	stated := make(chan statResult, 1)
-	go func() {
+	b.pool.Go(func() {
 		var r statResult
 		r.exists, r.stat, r.watch, r.err = b.conn.ExistsW(e.path)
 		stated <- r
-	}()
+	})
 	v, lookErr := e.look(ctx)
 	r := <-stated // not abandoned on ctx: a local round trip, bounded by the connection's timeouts
 	switch {
@@ -81,7 +81,7 @@ func (b *backend) enter(ctx context.Context, key string) (*entry, view, error) {
 // look lists the queue and finds the entry's place in it.
 func (e *entry) look(ctx context.Context) (view, error) {
 	sent := time.Now()
-	children, err := call(ctx, func() ([]string, error) {
+	children, err := call(ctx, e.b.pool, func() ([]string, error) {
 		children, _, err := e.b.conn.Children(e.dir)
 		return children, err
 	}, nil)
@@ -104,7 +104,7 @@ func (e *entry) look(ctx context.Context) (view, error) {
 func (e *entry) waitFor(ctx context.Context, pred string) error {
 	p := join(e.dir, pred)
 	// GetW, unlike ExistsW, leaves no watch behind when pred is already gone.
-	deleted, err := call(ctx, func() (<-chan zk.Event, error) {
+	deleted, err := call(ctx, e.b.pool, func() (<-chan zk.Event, error) {
 		_, _, w, err := e.b.conn.GetW(p)
 		return w, err
 	}, nil)
@@ -200,7 +200,7 @@ func (b *backend) find(dir, guid string) (string, error) {
 
 // ensure creates dir and its missing ancestors as container nodes.
 func (b *backend) ensure(ctx context.Context, dir string) error {
-	_, err := call(ctx, func() (string, error) {
+	_, err := call(ctx, b.pool, func() (string, error) {
 		return b.conn.CreateContainer(dir, nil, zk.FlagContainer, b.acl)
 	}, nil)
 	if errors.Is(err, zk.ErrNoNode) && dir != "/" {
