@@ -14,10 +14,16 @@
 -- The counter has no expiry: a counter that expired would start again at 1 and
 -- hand out tokens lower than ones already in use.
 local holder = redis.call('GET', KEYS[1])
+if not holder and redis.call('EXISTS', KEYS[3]) == 0 then
+	-- Free, and nobody queued.
+	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+	return redis.call('INCR', KEYS[2])
+end
+local q = queue()
 local head
 if not holder then
 	local dropped
-	head, dropped = live_head(KEYS[3], KEYS[4])
+	head, dropped = q.live_head(KEYS[3], KEYS[4])
 	if not head or head == ARGV[3] then
 		redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 		return redis.call('INCR', KEYS[2])
@@ -30,6 +36,6 @@ if not holder then
 end
 local wait = tonumber(ARGV[5])
 if wait > 0 then
-	enqueue(KEYS[3], KEYS[4], ARGV[3], ARGV[4], wait)
+	q.enqueue(KEYS[3], KEYS[4], ARGV[3], ARGV[4], wait)
 end
 return holder or head

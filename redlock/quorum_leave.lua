@@ -5,7 +5,8 @@
 -- KEYS[1] lock, KEYS[2] waiter queue, KEYS[3] waiter deadlines.
 -- ARGV[1] waiter id, ARGV[2] release channel.
 -- Returns 1.
+local q = queue()
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
-wake_head(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[1])
+q.wake_head(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[1])
 return 1

@@ -15,9 +15,14 @@ if v then
 	redis.call('DEL', KEYS[1])
 	released = 1
 end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+	-- Nobody queued (the holder included): nobody to wake.
+	return released
+end
+local q = queue()
 if ARGV[2] ~= '' then
 	redis.call('ZREM', KEYS[2], ARGV[2])
 	redis.call('HDEL', KEYS[3], ARGV[2])
 end
-wake_head(KEYS[1], KEYS[2], KEYS[3], ARGV[3], ARGV[2])
+q.wake_head(KEYS[1], KEYS[2], KEYS[3], ARGV[3], ARGV[2])
 return released

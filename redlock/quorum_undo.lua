@@ -15,9 +15,10 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 	return 0
 end
 redis.call('DEL', KEYS[1])
+local q = queue()
 local wait = tonumber(ARGV[4])
 if wait > 0 then
-	enqueue(KEYS[2], KEYS[3], ARGV[2], ARGV[3], wait)
+	q.enqueue(KEYS[2], KEYS[3], ARGV[2], ARGV[3], wait)
 end
-wake_head(KEYS[1], KEYS[2], KEYS[3], ARGV[5], ARGV[2])
+q.wake_head(KEYS[1], KEYS[2], KEYS[3], ARGV[5], ARGV[2])
 return 1
