@@ -11,7 +11,8 @@ import (
 	"github.com/racefree/racefree/lock"
 )
 
-// cleanupTimeout bounds the delete a grant makes of its own item at expiry.
+// cleanupTimeout bounds the hand-over or delete a grant makes of its own
+// item at expiry.
 const cleanupTimeout = 5 * time.Second
 
 // grant is one holding of a lease item.
@@ -22,18 +23,22 @@ type grant struct {
 	token uint64
 
 	mu      sync.Mutex // held across the Store calls of Refresh, Release and expiry
-	version uint64     // the version this grant last wrote
+	version uint64     // the item's version this grant last wrote or read
+	cur     leaseValue // the item's value at version
 	expires time.Time  // local: send time of the last write plus its TTL
 	ended   bool
 	timer   *time.Timer
 }
 
-var _ lock.Grant = (*grant)(nil)
+var (
+	_ lock.Grant   = (*grant)(nil)
+	_ lock.Expirer = (*grant)(nil)
+)
 
-// newGrant is the grant of skey written at version by a request sent at
-// sent.
-func newGrant(b *backend, skey, owner string, version uint64, ttl time.Duration, sent time.Time) *grant {
-	g := &grant{b: b, skey: skey, owner: owner, token: version, version: version, expires: sent.Add(ttl)}
+// newGrant is the grant whose write of cur, sent at sent, made the item's
+// version.
+func newGrant(b *backend, skey string, cur leaseValue, version uint64, sent time.Time) *grant {
+	g := &grant{b: b, skey: skey, owner: cur.Owner, token: version, version: version, cur: cur, expires: sent.Add(cur.ttl())}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.timer = time.AfterFunc(time.Until(g.expires), g.expire)
@@ -43,8 +48,15 @@ func newGrant(b *backend, skey, owner string, version uint64, ttl time.Duration,
 // Token is the version of the grant's first write.
 func (g *grant) Token() uint64 { return g.token }
 
-// Refresh writes the lease again at the next version, if it is still this
-// grant's and has not expired.
+// Expiry is the send time of the grant's last write plus its TTL.
+func (g *grant) Expiry() time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.expires
+}
+
+// Refresh writes the lease again with the next epoch, keeping the queue, if
+// it is still this grant's and has not expired.
 func (g *grant) Refresh(ctx context.Context, ttl time.Duration) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -52,35 +64,44 @@ func (g *grant) Refresh(ctx context.Context, ttl time.Duration) error {
 	if g.ended || !sent.Before(g.expires) {
 		return g.notHeld("expired or ended")
 	}
-	value := encodeLease(g.owner, ttl)
-	it, err := g.b.store.CompareAndSwap(ctx, g.skey, g.version, value)
-	if errors.Is(err, cas.ErrConflict) && g.adopt(ctx) {
-		it, err = g.b.store.CompareAndSwap(ctx, g.skey, g.version, value)
-	}
+	var next leaseValue
+	var written cas.Item
+	err := g.write(ctx, func() (err error) {
+		if !time.Now().Before(g.expires) {
+			return errExpired
+		}
+		next = g.cur.refreshed(ttl)
+		written, err = g.b.store.CompareAndSwap(ctx, g.skey, g.version, next.encode())
+		return err
+	})
 	switch {
+	case errors.Is(err, errExpired):
+		return g.notHeld(err.Error())
 	case errors.Is(err, cas.ErrConflict) || errors.Is(err, cas.ErrNotFound):
 		g.endLocked()
 		return g.notHeld(err.Error())
 	case err != nil:
 		return err
 	}
-	g.version = it.Version
+	g.version, g.cur = written.Version, next
 	g.expires = sent.Add(ttl)
 	g.timer.Reset(time.Until(g.expires))
 	return nil
 }
 
-// Release deletes the lease item at the version this grant wrote.
+// errExpired stops a Refresh that conflicts with waiters' writes past the
+// grant's expiry.
+var errExpired = errors.New("expired while retrying")
+
+// Release hands the lease item to the queue's head, or deletes it if no one
+// is queued, at the version this grant last wrote or read.
 func (g *grant) Release(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.ended {
 		return g.notHeld("expired or ended")
 	}
-	err := g.b.store.CompareAndDelete(ctx, g.skey, g.version)
-	if errors.Is(err, cas.ErrConflict) && g.adopt(ctx) {
-		err = g.b.store.CompareAndDelete(ctx, g.skey, g.version)
-	}
+	err := g.write(ctx, func() error { return g.b.passOn(ctx, g.skey, g.version, g.cur) })
 	if err != nil && !errors.Is(err, cas.ErrConflict) && !errors.Is(err, cas.ErrNotFound) {
 		return err
 	}
@@ -91,26 +112,48 @@ func (g *grant) Release(ctx context.Context) error {
 	return nil
 }
 
-// adopt handles a write of this grant that was refused for its version: a
-// refresh whose reply was lost (a timeout after the Store applied it) leaves
-// the item at a later version still written by this grant's owner. It reads
-// the item and takes its version if the owner is this grant's. g.mu is held.
-func (g *grant) adopt(ctx context.Context) bool {
+// write runs the conditional write op of this grant until it is not refused
+// for its version while the item is still this grant's: waiters write the
+// item to queue and leave, and a refresh whose reply was lost (a timeout
+// after the Store applied it) leaves it at a later version too. g.mu is held.
+func (g *grant) write(ctx context.Context, op func() error) error {
+	for {
+		err := op()
+		if !errors.Is(err, cas.ErrConflict) {
+			return err
+		}
+		mine, rerr := g.reread(ctx)
+		if rerr != nil {
+			return rerr
+		}
+		if !mine {
+			return err
+		}
+	}
+}
+
+// reread reads the item and takes its version and value if it is still
+// this grant's. g.mu is held.
+func (g *grant) reread(ctx context.Context) (bool, error) {
 	it, err := g.b.store.Get(ctx, g.skey)
+	if errors.Is(err, cas.ErrNotFound) {
+		return false, nil
+	}
 	if err != nil {
-		return false
+		return false, err
 	}
 	v, err := decodeLease(it.Value)
 	if err != nil || v.Owner != g.owner || it.Version < g.version {
-		return false
+		return false, nil
 	}
-	g.version = it.Version
-	return true
+	g.version, g.cur = it.Version, v
+	return true, nil
 }
 
 // expire runs at the grant's local expiry: a lease that ran out in a live
-// process deletes its own item, token-checked, so that waiters need not
-// observe it for a lease period. A refresh in between moves the expiry.
+// process hands its item on (or deletes it), token-checked, so that waiters
+// need not observe it for a lease period. A refresh in between moves the
+// expiry.
 func (g *grant) expire() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -124,7 +167,8 @@ func (g *grant) expire() {
 	g.ended = true
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	_ = g.b.store.CompareAndDelete(ctx, g.skey, g.version) // refused if taken over: nothing to do
+	// Refused if taken over: nothing to do.
+	_ = g.write(ctx, func() error { return g.b.passOn(ctx, g.skey, g.version, g.cur) })
 }
 
 // endLocked marks the grant ended. g.mu is held.
