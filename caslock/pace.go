@@ -44,11 +44,12 @@ type pacer struct {
 	queuedPos int       // its position then
 }
 
-func newPacer(policy backoff.BackOff) *pacer {
+// start sets the policy: p.next may be called from then on.
+func (p *pacer) start(policy backoff.BackOff) {
 	policy.Reset()
 	first := firstInterval(policy)
 	policy.Reset()
-	return &pacer{policy: policy, head: max(first/headDivisor, minPoll)}
+	p.policy, p.head = policy, max(first/headDivisor, minPoll)
 }
 
 // firstInterval is the policy's first interval, without its randomization

@@ -20,14 +20,13 @@ const leaveTimeout = time.Second
 // over, or hands it on to the queue's head). On ctx done it leaves the
 // queue, handing on the item if it was handed to this call meanwhile.
 func (b *backend) WaitGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
-	policy, ok := lock.BackOffFrom(ctx)
-	if !ok {
-		policy = lock.DefaultBackOff()
-	}
-	w := &waiter{b: b, skey: b.prefix + key, id: newOwner(), ttl: ttl, pace: newPacer(policy), notMine: time.Now()}
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
+	w := &waiter{b: b, skey: b.prefix + key, id: newOwner(), ttl: ttl, notMine: time.Now()}
+	var timer *time.Timer // made at the first wait, as the pacer's policy: most calls find the key free
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		g, pos, err := w.step(ctx)
 		if g != nil {
@@ -43,12 +42,23 @@ func (b *backend) WaitGrant(ctx context.Context, key string, ttl time.Duration) 
 		if pos == retryNow {
 			continue
 		}
+		if w.pace.policy == nil {
+			policy, ok := lock.BackOffFrom(ctx)
+			if !ok {
+				policy = lock.DefaultBackOff()
+			}
+			w.pace.start(policy)
+		}
 		wait, ok := w.pace.next(pos, time.Now(), w.ownerSince)
 		if !ok {
 			w.leave(ctx)
 			return nil, fmt.Errorf("%w: the backoff policy stopped the wait at position %d of the queue", lock.ErrNotAcquired, pos)
 		}
-		timer.Reset(wait)
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
 		select {
 		case <-ctx.Done():
 			w.leave(ctx)
@@ -67,7 +77,7 @@ type waiter struct {
 	skey string
 	id   string // queue entry, then the grant's owner
 	ttl  time.Duration
-	pace *pacer
+	pace pacer
 
 	// notMine is the send time of the last request whose answer showed the
 	// item not handed to this waiter: a hand-over found later was written

@@ -47,7 +47,8 @@ func TestLeaveHandsOnAReservation(t *testing.T) {
 // the policy's stop.
 func TestPacerSpacesPollsByPosition(t *testing.T) {
 	now := time.Now()
-	p := newPacer(lock.DefaultBackOff())
+	var p pacer
+	p.start(lock.DefaultBackOff())
 	if p.head != time.Millisecond {
 		t.Fatalf("head interval %v from the default policy, want 1ms", p.head)
 	}
@@ -69,7 +70,8 @@ func TestPacerSpacesPollsByPosition(t *testing.T) {
 	if long, _ := p.next(1, now, now.Add(-8*time.Second)); long < 100*time.Millisecond {
 		t.Errorf("head waits %v after an 8 s hold, want it slowed down", long)
 	}
-	stop := newPacer(&backoff.StopBackOff{})
+	var stop pacer
+	stop.start(&backoff.StopBackOff{})
 	if _, ok := stop.next(1, now, now); ok {
 		t.Error("a policy that stops did not stop the wait")
 	}

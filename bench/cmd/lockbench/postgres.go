@@ -27,7 +27,7 @@ func postgresSpecs() []spec {
 		{name: "racefree/pg-lease", backend: "postgres", kind: kindRacefree, fencing: true,
 			note: "sqllock.LeaseLocker: lease table, sequence tokens, LISTEN/NOTIFY", open: openRacefreeLease},
 		{name: "racefree/caslock-pg", backend: "postgres", kind: kindRacefree, fencing: true,
-			note: "caslock on sqlcas (PostgreSQL): lease item, polling with lock's backoff", open: openRacefreeCASLock},
+			note: "caslock on sqlcas (PostgreSQL): lease item with a FIFO queue, hand-over to the head, polls by queue position", open: openRacefreeCASLock},
 		{name: "pgx/advisory", backend: "postgres", kind: kindPeer,
 			note: "pgx.Conn: SELECT pg_advisory_lock($1) / pg_advisory_unlock($1)", open: openPgxAdvisory},
 	}
