@@ -100,8 +100,8 @@ const lateGrantTimeout = time.Second
 // have granted the key to another caller since.
 func (c *Client) hold(ctx context.Context, key string, g Grant, sent time.Time, cfg config) (Lease, error) {
 	deadline := expiryOf(g, sent, cfg.ttl).Add(-cfg.marginFor(cfg.ttl))
-	if time.Now().Before(deadline) {
-		return newLease(key, g, sent, cfg, c.backend), nil
+	if now := time.Now(); now.Before(deadline) {
+		return newLease(key, g, sent, now, cfg, c.backend), nil
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lateGrantTimeout)
 	defer cancel()

@@ -43,13 +43,16 @@ var _ Lease = (*lease)(nil)
 // lease showed in the cost of every grant). Idle workers end soon.
 var lossWatchers = workpool.New(50 * time.Millisecond)
 
-func newLease(key string, g Grant, sent time.Time, cfg config, b Backend) *lease {
+// newLease wraps g, requested at sent and granted (its answer received) at
+// granted: WithMaxHold counts from the grant, not from the start of a wait;
+// the expiry counts from the request.
+func newLease(key string, g Grant, sent, granted time.Time, cfg config, b Backend) *lease {
 	l := &lease{
 		key:         key,
 		grant:       g,
 		cfg:         cfg,
 		minTTL:      b.Properties().MinTTL,
-		acquired:    sent,
+		acquired:    granted,
 		ttl:         cfg.ttl,
 		refreshedAt: sent,
 		expiry:      expiryOf(g, sent, cfg.ttl),

@@ -249,3 +249,27 @@ func TestWaiterIsHandedTheCallsBackOff(t *testing.T) {
 		t.Fatalf("Waiter got %T (ok %v) without WithBackOff, want DefaultBackOff's", b.got, b.ok)
 	}
 }
+
+// WithMaxHold counts from the grant, not from the start of the wait: a
+// waiter that waited longer than maxHold still has its lease renewed.
+func TestMaxHoldCountsFromTheGrant(t *testing.T) {
+	ctx := context.Background()
+	l := NewMemory()
+	holder, err := l.Acquire(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(400 * time.Millisecond)
+		_ = holder.Release(ctx)
+	}()
+	lease, err := l.Acquire(ctx, "k", WithTTL(100*time.Millisecond), WithMaxHold(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release(ctx)
+	time.Sleep(200 * time.Millisecond) // two TTLs: only renewal keeps it
+	if err := lease.Err(); err != nil {
+		t.Fatalf("lease 200 ms after a grant that followed a 400 ms wait, maxHold 300 ms: %v", err)
+	}
+}

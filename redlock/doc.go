@@ -11,8 +11,8 @@
 // tokens lower than ones in use (it costs one small key per distinct lock
 // key; use maxmemory-policy noeviction, since an evicted lock or counter
 // breaks the lock). Release and refresh are token-checked scripts; refresh
-// never re-creates an expired key. Redis 6.0 or later is needed (SET ...
-// KEEPTTL).
+// never re-creates an expired key. Redis 7.0 or later is needed (SET with
+// both NX and GET).
 //
 // Waiting is a server-side FIFO queue, as in Redisson's fair lock: the list
 // {key}:q of waiters' owner tokens and the hash {key}:qd of their deadlines
@@ -70,17 +70,30 @@
 // timeout; any two majorities share a node, so this is as safe as asking
 // all N, and on healthy nodes it spares the rest the work (a waiter that
 // queued asks all nodes at once). Acquire returns at the first majority that
-// agrees and does not wait for the slowest nodes. Each node's calls are chained after that node's own
-// reply to the acquire: the release (or the undo of a refused attempt) goes
-// to a node only once it answered, so a late SET can never land after its
-// release and leave a stale key; and a Locker's next attempt on a key goes to
-// a node only after that node answered the Locker's last release of it, so a
-// release that returned at a majority cannot refuse the next grant of its
-// own Locker. (A call that timed out may still reach its node later; the TTL
-// bounds what it leaves.) Refresh needs a majority too and returns at the
-// first one. Release goes to every node the grant asked and returns once a
-// majority confirmed it; the slower nodes' answers are awaited in the background,
-// each bounded by the node timeout, and Close waits for them.
+// agrees and does not wait for the slowest nodes. Each node's calls are
+// chained after that node's own reply to the acquire: the release (or the
+// undo of a refused attempt) goes to a node only once it answered, so a late
+// SET does not land after its release and leave a stale key; and a Locker's
+// next attempt on a key goes to a node only after that node answered the
+// Locker's last release of it, so a release that returned at a majority
+// cannot refuse the next grant of its own Locker. (A call that timed out, or
+// that go-redis sent again after a lost answer, may still reach its node
+// later; the TTL bounds what it leaves, and an attempt sent again is granted
+// its own key rather than refused.) Refresh needs a majority too and returns
+// at the first one; when a grant that asked only a majority has lost one of
+// those nodes, Refresh takes the key under the same token on the nodes the
+// grant did not ask (adopt.lua: only where it is free), so a held lease
+// survives a minority of nodes failing as a grant does. Release goes to every
+// node the grant holds or may hold and returns once a majority confirmed
+// it; the slower nodes' answers are awaited in the background, and Close
+// waits for them.
+//
+// The node timeout bounds a call only if go-redis honours the context's
+// deadline while it reads: set redis.Options.ContextTimeoutEnabled on the
+// nodes' clients. Without it, a node that accepts a request and never
+// answers holds that call for its client's ReadTimeout, once per retry
+// (MaxRetries); hedging (above) keeps such a node from delaying grants,
+// but Refresh, Release and Close wait for it.
 //
 // Waiting: without order, contenders racing for N nodes split the votes
 // (each wins some nodes, nobody a majority) and all back off; and a release

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,7 +187,7 @@ func (q *quorum) attempt(ctx context.Context, n names, ttl time.Duration, w wait
 			g := &quorumGrant{q: q, names: n, token: token, waiter: w.id, fence: fence, acquired: f.dones()}
 			// A waiter that queued may be queued on every node: its
 			// release takes it out of them all.
-			g.nodes = f.launched
+			g.nodes = slices.Clone(f.launched)
 			if w.queued {
 				g.nodes = q.allNodes()
 			}
@@ -272,7 +273,7 @@ type quorumGrant struct {
 	names    names
 	token    string
 	waiter   string // the holder's waiter id, taken out of the queues by Release
-	nodes    []int  // the nodes Refresh and Release go to: those the grant was asked of
+	nodes    []int  // the nodes Refresh and Release go to: those the grant was asked of (under mu)
 	fence    uint64
 	acquired []<-chan struct{} // per node: closed once its acquire answered
 
@@ -297,11 +298,25 @@ func (g *quorumGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 	q := g.q
 	start := time.Now()
 	timeout := q.nodeTimeout(ttl)
-	f := q.launch(ctx, g.nodes, nil, func(ctx context.Context, node Client) nodeResult {
+	asked := g.askedNodes()
+	f := q.launch(ctx, asked, nil, func(ctx context.Context, node Client) nodeResult {
 		return runScript(ctx, timeout, node, refreshScript, []string{g.names.lock}, g.token, milliseconds(ttl))
 	})
-	defer f.decide(nil)
-	ok, notHeld, errs := g.collect(ctx, f)
+	ok, notHeld, errs := g.collect(ctx, f, q.majority)
+	f.decide(nil)
+	if rest := g.unaskedNodes(); ok < q.majority && ok+len(rest) >= q.majority && ctx.Err() == nil {
+		// A grant that asked only a majority lost one of its nodes: take
+		// the key under the same token on the nodes it did not ask, where
+		// it is free (adopt.lua). While this grant is valid no one else
+		// can hold a majority, so this only adds nodes to its own.
+		g.addNodes(rest)
+		fa := q.launch(ctx, rest, nil, func(ctx context.Context, node Client) nodeResult {
+			return runScript(ctx, timeout, node, adoptScript, []string{g.names.lock}, g.token, milliseconds(ttl))
+		})
+		more, notHeldMore, moreErrs := g.collect(ctx, fa, q.majority-ok)
+		fa.decide(nil)
+		ok, notHeld, errs = ok+more, notHeld+notHeldMore, append(errs, moreErrs...)
+	}
 	if ok >= q.majority && q.valid(start, ttl) {
 		g.mu.Lock()
 		g.expiry = start.Add(ttl - q.drift(ttl))
@@ -309,6 +324,33 @@ func (g *quorumGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 		return nil
 	}
 	return g.failure(ctx, "refresh", ok, notHeld, errs)
+}
+
+// askedNodes are the nodes the grant holds or may hold.
+func (g *quorumGrant) askedNodes() []int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.nodes)
+}
+
+// unaskedNodes are the nodes the grant has never asked.
+func (g *quorumGrant) unaskedNodes() []int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var rest []int
+	for i := range g.q.nodes {
+		if !slices.Contains(g.nodes, i) {
+			rest = append(rest, i)
+		}
+	}
+	return rest
+}
+
+// addNodes adds nodes that the grant may now hold, for Refresh and Release.
+func (g *quorumGrant) addNodes(nodes []int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.nodes = append(g.nodes, nodes...)
 }
 
 // Release implements lock.Grant: it goes to every node the grant was asked
@@ -320,7 +362,7 @@ func (g *quorumGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 func (g *quorumGrant) Release(ctx context.Context) error {
 	q := g.q
 	bctx := context.WithoutCancel(ctx)
-	f := q.launch(bctx, g.nodes, g.acquired, func(ctx context.Context, node Client) nodeResult {
+	f := q.launch(bctx, g.askedNodes(), g.acquired, func(ctx context.Context, node Client) nodeResult {
 		return runScript(ctx, q.opts.nodeTimeout, node, quorumReleaseScript, []string{g.names.lock, g.names.wqueue, g.names.wdeadline},
 			g.token, g.waiter, g.names.channel)
 	})
@@ -332,7 +374,7 @@ func (g *quorumGrant) Release(ctx context.Context) error {
 			q.clearPendingRelease(g.names.lock, f)
 		}
 	})
-	ok, notHeld, errs := g.collect(ctx, f)
+	ok, notHeld, errs := g.collect(ctx, f, q.majority)
 	if ok >= q.majority {
 		return nil
 	}
@@ -340,10 +382,10 @@ func (g *quorumGrant) Release(ctx context.Context) error {
 }
 
 // collect counts the nodes of f that answered 1, those that answered 0, and
-// errors, until a majority answered 1, or cannot, or ctx is done.
-func (g *quorumGrant) collect(ctx context.Context, f *fanout) (ok, notHeld int, errs []error) {
+// errors, until need nodes answered 1, or cannot, or ctx is done.
+func (g *quorumGrant) collect(ctx context.Context, f *fanout, need int) (ok, notHeld int, errs []error) {
 	nodes := len(f.launched)
-	for answered := 0; answered < nodes && ok < g.q.majority && ok+nodes-answered >= g.q.majority; answered++ {
+	for answered := 0; answered < nodes && ok < need && ok+nodes-answered >= need; answered++ {
 		_, r, err := f.next(ctx)
 		switch {
 		case err != nil:

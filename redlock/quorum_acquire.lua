@@ -14,6 +14,12 @@
 -- The counter has no expiry: a counter that expired would start again at 1 and
 -- hand out tokens lower than ones already in use.
 local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+	-- This very attempt took the key, its answer was lost and go-redis sent
+	-- it again: it is the caller's.
+	redis.call('PEXPIRE', KEYS[1], ARGV[2])
+	return redis.call('INCR', KEYS[2])
+end
 if not holder and redis.call('EXISTS', KEYS[3]) == 0 then
 	-- Free, and nobody queued.
 	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])

@@ -33,6 +33,43 @@ func TestQuorumGrantsWithTwoOfFiveDown(t *testing.T) {
 	}
 }
 
+// A held lease survives the loss of a node: a grant that asked only a
+// majority takes the key on the other nodes when one of its own fails.
+func TestQuorumLeaseSurvivesANodeLostAfterTheGrant(t *testing.T) {
+	servers, nodes := privateNodes(t, 5)
+	l := newQuorum(t, nodes)
+	k := key(t)
+	lease, err := l.TryAcquire(testContext(t), k, lock.WithTTL(2*time.Second), lock.WithoutAutoRefresh())
+	if err != nil {
+		t.Fatal(err)
+	}
+	holding := -1
+	for i, n := range nodes {
+		if c, err := n.Exists(testContext(t), "{"+k+"}").Result(); err == nil && c == 1 {
+			holding = i
+			break
+		}
+	}
+	if holding < 0 {
+		t.Fatal("no node holds the granted key")
+	}
+	servers[holding].Stop()
+	if err := lease.Refresh(testContext(t), 2*time.Second); err != nil {
+		t.Fatalf("Refresh with one of the granting nodes down (4 of 5 up): %v", err)
+	}
+	if err := lease.Release(testContext(t)); err != nil {
+		t.Fatalf("Release with 4 of 5 nodes up: %v", err)
+	}
+	for i, n := range nodes {
+		if i == holding {
+			continue
+		}
+		if c, err := n.Exists(testContext(t), "{"+k+"}").Result(); err != nil || c != 0 {
+			t.Errorf("node %d still holds the released key (EXISTS = %d, %v)", i, c, err)
+		}
+	}
+}
+
 // An uncontended grant asks only a majority of the nodes; the others are
 // spared (and its release goes to those it asked).
 func TestQuorumAsksAMajorityFirst(t *testing.T) {

@@ -76,7 +76,9 @@ func WithDrift(factor float64, floor time.Duration) Option {
 
 // WithNodeTimeout bounds each node's answer in a quorum acquire, refresh or
 // release; it is further capped at a tenth of the TTL. Default 50 ms. A node
-// slower than that counts as failed for the attempt.
+// slower than that counts as failed for the attempt. go-redis enforces it on
+// reads only when the node's client has redis.Options.ContextTimeoutEnabled
+// set (see the package documentation).
 func WithNodeTimeout(d time.Duration) Option {
 	return func(o *options) { o.nodeTimeout = d }
 }

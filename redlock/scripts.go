@@ -55,6 +55,10 @@ var (
 	quorumLeaveSrc    string
 	quorumLeaveScript = redis.NewScript(quorumQueueSrc + quorumLeaveSrc)
 
+	//go:embed adopt.lua
+	adoptSrc    string
+	adoptScript = redis.NewScript(adoptSrc)
+
 	//go:embed fence.lua
 	fenceSrc    string
 	fenceScript = redis.NewScript(fenceSrc)
