@@ -236,6 +236,20 @@ func (q *quorum) preferred(lockName string) (first, rest []int) {
 	return first, rest
 }
 
+// publishers maps each node to "1" if its release of lockName wakes the
+// next waiter (the preferred majority), "0" otherwise.
+func (q *quorum) publishers(lockName string) map[Client]string {
+	first, _ := q.preferred(lockName)
+	pub := make(map[Client]string, len(q.nodes))
+	for _, n := range q.nodes {
+		pub[n] = "0"
+	}
+	for _, i := range first {
+		pub[q.nodes[i]] = "1"
+	}
+	return pub
+}
+
 // hedgeDelay is how long an attempt waits for its preferred majority before
 // it asks the other nodes as well.
 func (q *quorum) hedgeDelay(timeout time.Duration) time.Duration {
@@ -362,9 +376,13 @@ func (g *quorumGrant) addNodes(nodes []int) {
 func (g *quorumGrant) Release(ctx context.Context) error {
 	q := g.q
 	bctx := context.WithoutCancel(ctx)
+	// Only the key's preferred majority wakes the next waiter: every node's
+	// message reaches every Locker subscribed to the key, and hearing it
+	// from the two other nodes as well only costs every process CPU.
+	publish := q.publishers(g.names.lock)
 	f := q.launch(bctx, g.askedNodes(), g.acquired, func(ctx context.Context, node Client) nodeResult {
 		return runScript(ctx, q.opts.nodeTimeout, node, quorumReleaseScript, []string{g.names.lock, g.names.wqueue, g.names.wdeadline},
-			g.token, g.waiter, g.names.channel)
+			g.token, g.waiter, g.names.channel, publish[node])
 	})
 	q.setPendingRelease(g.names.lock, f)
 	var remaining atomic.Int32

@@ -3,6 +3,8 @@ package redlock_test
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +139,76 @@ func TestQuorumQueueCancelledWaiterLeaves(t *testing.T) {
 	}
 	if err := holder.Release(testContext(t)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// publishes is how many PUBLISH commands node has run since its statistics
+// were reset.
+func publishes(t *testing.T, node *redis.Client) int64 {
+	t.Helper()
+	info, err := node.Info(testContext(t), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_publish:calls="); ok {
+			n, err := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	return 0
+}
+
+// A release wakes the next waiter from the key's preferred majority of
+// nodes only, not from all of them: each message reaches every Locker
+// subscribed to the key. (The holder here was a waiter, so its release goes
+// to all five nodes.)
+func TestQuorumReleaseWakesFromAMajority(t *testing.T) {
+	_, nodes := privateNodes(t, 5)
+	k := key(t)
+	first := acquire(t, newQuorum(t, nodes), k)
+	wait := func() <-chan acquired {
+		out := make(chan acquired, 1)
+		l := newQuorum(t, nodes, redlock.WithQueuePoll(time.Minute))
+		go func() {
+			lease, err := l.Acquire(testContext(t), k)
+			out <- acquired{lease, err}
+		}()
+		return out
+	}
+	second := wait()
+	waitFor(t, "the second caller queued on every node", func() bool { return allQueued(t, nodes, k, 1) })
+	if err := first.Release(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	a := receive(t, "second caller", second)
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	third := wait()
+	// The holder's id stays queued until its release.
+	waitFor(t, "the third caller queued on every node", func() bool { return allQueued(t, nodes, k, 2) })
+	for _, n := range nodes {
+		if err := n.ConfigResetStat(testContext(t)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.lease.Release(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	b := receive(t, "third caller (it polls only every minute)", third)
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	defer b.lease.Release(testContext(t))
+	published := 0
+	for _, n := range nodes {
+		published += int(min(publishes(t, n), 1))
+	}
+	if published != 3 {
+		t.Fatalf("%d of 5 nodes published the release, want the key's 3 preferred ones", published)
 	}
 }

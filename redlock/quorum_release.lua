@@ -1,6 +1,7 @@
 -- quorum_release.lua: delete KEYS[1] on one Redlock node if and only if it
 -- still holds owner token ARGV[1], take the holder's waiter id ARGV[2] out
--- of the queue, and wake the queue's live head: its id is published on
+-- of the queue, and, if ARGV[4] is "1" (the node is one of the key's
+-- preferred majority), wake the queue's live head: its id is published on
 -- channel ARGV[3] (quorum_queue.lua is prepended).
 --
 -- KEYS[1] lock, KEYS[2] waiter queue, KEYS[3] waiter deadlines.
@@ -24,5 +25,7 @@ if ARGV[2] ~= '' then
 	redis.call('ZREM', KEYS[2], ARGV[2])
 	redis.call('HDEL', KEYS[3], ARGV[2])
 end
-q.wake_head(KEYS[1], KEYS[2], KEYS[3], ARGV[3], ARGV[2])
+if ARGV[4] == '1' then
+	q.wake_head(KEYS[1], KEYS[2], KEYS[3], ARGV[3], ARGV[2])
+end
 return released
