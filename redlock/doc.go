@@ -109,9 +109,10 @@
 // which keeps an uncontended Acquire at one round trip per node). A refused
 // attempt of the head takes back what it won but keeps its place, so the
 // split vote resolves in the head's favour at the next release instead of
-// repeating. Release takes the holder out of the queues and publishes the
-// new head's id on each node; one waiter in all processes wakes and
-// attempts, so a hand-off costs one attempt, not one per waiter, and a
+// repeating. Release takes the holder out of the queues, and the key's
+// preferred majority of nodes publish the new head's id (every subscribed
+// Locker hears each node's message, so the other nodes stay quiet); one
+// waiter in all processes wakes and attempts, so a hand-off costs one attempt, not one per waiter, and a
 // releaser that comes back queues behind the others (no barging).
 // TryAcquire is refused while anyone waits. The order is the tickets', so it
 // is FIFO only as far as the processes' clocks agree (a clock running behind
