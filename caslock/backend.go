@@ -60,6 +60,9 @@ func (b *backend) TryGrant(ctx context.Context, key string, ttl time.Duration) (
 	it, err := b.store.Get(ctx, skey)
 	if errors.Is(err, cas.ErrNotFound) {
 		g, err := b.create(ctx, skey, owner, ttl)
+		if err != nil {
+			b.giveBackIfOurs(ctx, skey, owner)
+		}
 		if errors.Is(err, cas.ErrExists) {
 			return nil, fmt.Errorf("%w: %w", lock.ErrNotAcquired, err)
 		}
@@ -81,6 +84,9 @@ func (b *backend) TryGrant(ctx context.Context, key string, ttl time.Duration) (
 			lock.ErrNotAcquired, describe(v, it.Version), waited.Round(time.Millisecond), v.ttl())
 	}
 	g, err := b.takeOver(ctx, skey, it, v, owner, ttl)
+	if err != nil {
+		b.giveBackIfOurs(ctx, skey, owner)
+	}
 	switch {
 	case errors.Is(err, cas.ErrConflict) || errors.Is(err, cas.ErrNotFound):
 		return nil, fmt.Errorf("%w: lost the take-over of version %d: %w", lock.ErrNotAcquired, it.Version, err)
@@ -175,4 +181,23 @@ func (b *backend) forget(skey string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.observed, skey)
+}
+
+// giveBackIfOurs passes on the item of skey if owner holds it: a create or
+// take-over that failed may still have been applied (its answer was lost, or
+// the Store's client sent it again and got a conflict with itself), and no
+// caller would ever release it. It runs even when ctx is done, bounded by
+// leaveTimeout; failing, the item is taken over after its lease period.
+func (b *backend) giveBackIfOurs(ctx context.Context, skey, owner string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
+	defer cancel()
+	it, err := b.store.Get(ctx, skey)
+	if err != nil {
+		return
+	}
+	v, err := b.decode(it)
+	if err != nil || v.Owner != owner {
+		return
+	}
+	_ = b.passOn(ctx, skey, it.Version, v)
 }
