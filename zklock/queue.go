@@ -78,13 +78,30 @@ func (b *backend) enter(ctx context.Context, key string) (*entry, view, error) {
 	return e, v, nil
 }
 
-// look lists the queue and finds the entry's place in it.
+// look lists the queue and finds the entry's place in it. A listing that
+// fails because the connection is down for now is tried again a few times,
+// as find does: the session, and so the entry's node, outlives a reconnect.
 func (e *entry) look(ctx context.Context) (view, error) {
-	sent := time.Now()
-	children, err := call(ctx, e.b.pool, func() ([]string, error) {
-		children, _, err := e.b.conn.Children(e.dir)
-		return children, err
-	}, nil)
+	var (
+		sent     time.Time
+		children []string
+		err      error
+	)
+	for attempt := 1; ; attempt++ {
+		sent = time.Now()
+		children, err = call(ctx, e.b.pool, func() ([]string, error) {
+			children, _, err := e.b.conn.Children(e.dir)
+			return children, err
+		}, nil)
+		if err == nil || !disconnected(err) || attempt == maxAttempts {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return view{}, ctx.Err()
+		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return view{}, zkErr("children", e.dir, err)
 	}
