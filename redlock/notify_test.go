@@ -66,9 +66,9 @@ func TestOneSubscriptionWakesOneWaiter(t *testing.T) {
 			}
 		}()
 	}
-	// Each waiter tries once (SET NX) before subscribing and queues once
-	// after, then waits.
-	waitFor(t, "every waiter's attempts before waiting", func() bool { return counted.attempts.Load() == 2*waiters })
+	// Each waiter queues, then waits. (Whether it tried the key once before
+	// subscribing depends on whether its Locker's subscription was up yet.)
+	waitFor(t, "every waiter queued", func() bool { return queueLen(t, rdb, k) == waiters })
 	subs, err := rdb.PubSubNumSub(testContext(t), "{"+k+"}:released").Result()
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestOneSubscriptionWakesOneWaiter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := int64(2 * waiters)
+	want := counted.attempts.Load()
 	for round := range 3 {
 		release(holder)
 		select {
@@ -118,5 +118,33 @@ func noPoll() []redlock.Option {
 	return []redlock.Option{
 		redlock.WithQueuePoll(time.Hour),
 		redlock.WithDefaults(lock.WithBackOff(func() backoff.BackOff { return backoff.NewConstantBackOff(time.Hour) })),
+	}
+}
+
+// A waiter whose Locker is subscribed to the key already queues at once: one
+// attempt before it waits, not the first attempt and then the queueing one.
+func TestSubscribedLockerQueuesWithoutFirstAttempt(t *testing.T) {
+	rdb := testenv.Redis(t)
+	k := key(t)
+	holder, err := newSingle(t, testenv.Redis(t)).TryAcquire(testContext(t), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Release(testContext(t))
+	counted := &countingClient{Client: testenv.Redis(t)}
+	l := newSingle(t, counted, noPoll()...)
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	for i := range 2 {
+		before := counted.attempts.Load()
+		go func() { _, _ = l.Acquire(ctx, k) }()
+		waitFor(t, "the waiter queued", func() bool { return queueLen(t, rdb, k) == int64(i+1) })
+		want := int64(2) // first attempt, then queueing
+		if i > 0 {
+			want = 1 // subscribed already: queueing only
+		}
+		if got := counted.attempts.Load() - before; got != want {
+			t.Fatalf("waiter %d made %d attempts before waiting, want %d", i, got, want)
+		}
 	}
 }

@@ -61,19 +61,25 @@ func (s *single) TryGrant(ctx context.Context, key string, ttl time.Duration) (l
 // WaitGrant implements lock.Waiter. The first attempt is TryGrant's, which
 // costs one round trip on a free key. When it fails, the caller subscribes
 // to releases, then queues (acquire.lua) — in that order, so that a release
-// after it queued cannot go unheard — and waits for the release that names
+// after it queued cannot go unheard; a caller whose Locker is subscribed to
+// the key already skips the first attempt — and waits for the release that names
 // its token, polling, which renews its place, as a safety net. A cancelled
 // wait leaves the queue (leave.lua).
 func (s *single) WaitGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
 	n := namesOf(key)
 	token := newToken()
-	g, err := s.fastAttempt(ctx, n, token, ttl)
-	if !errors.Is(err, lock.ErrNotAcquired) {
-		return g, err
-	}
-	ready, stop, err := s.hub.SubscribeToken(ctx, key, token)
-	if err != nil {
-		return nil, err // not queued yet: nothing to leave
+	// On a key this Locker waited for lately, its channel is subscribed
+	// still: the caller queues at once (acquire.lua grants a free key as
+	// well), without the first attempt's round trip.
+	ready, stop, subscribed := s.hub.SubscribeTokenIfConfirmed(ctx, key, token)
+	if !subscribed {
+		g, err := s.fastAttempt(ctx, n, token, ttl)
+		if !errors.Is(err, lock.ErrNotAcquired) {
+			return g, err
+		}
+		if ready, stop, err = s.hub.SubscribeToken(ctx, key, token); err != nil {
+			return nil, err // not queued yet: nothing to leave
+		}
 	}
 	defer stop()
 	wait := s.waiterTTL()
