@@ -57,7 +57,12 @@ func (b *backend) enter(ctx context.Context, key string) (*entry, view, error) {
 	stated := make(chan statResult, 1)
 	b.pool.Go(func() {
 		var r statResult
-		r.exists, r.stat, r.watch, r.err = b.conn.ExistsW(e.path)
+		for attempt := 1; ; attempt++ {
+			r.exists, r.stat, r.watch, r.err = b.conn.ExistsW(e.path)
+			if !retryWhileReconnecting(ctx, r.err, attempt) {
+				break
+			}
+		}
 		stated <- r
 	})
 	v, lookErr := e.look(ctx)
@@ -79,8 +84,8 @@ func (b *backend) enter(ctx context.Context, key string) (*entry, view, error) {
 }
 
 // look lists the queue and finds the entry's place in it. A listing that
-// fails because the connection is down for now is tried again a few times,
-// as find does: the session, and so the entry's node, outlives a reconnect.
+// fails because the connection is down for now is tried again a few times:
+// the session, and so the entry's node, outlives a reconnect.
 func (e *entry) look(ctx context.Context) (view, error) {
 	var (
 		sent     time.Time
@@ -93,13 +98,8 @@ func (e *entry) look(ctx context.Context) (view, error) {
 			children, _, err := e.b.conn.Children(e.dir)
 			return children, err
 		}, nil)
-		if err == nil || !disconnected(err) || attempt == maxAttempts {
+		if !retryWhileReconnecting(ctx, err, attempt) {
 			break
-		}
-		select {
-		case <-ctx.Done():
-			return view{}, ctx.Err()
-		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
 		}
 	}
 	if err != nil {
@@ -202,16 +202,17 @@ func (b *backend) createProtected(ctx context.Context, dir, guid string) (string
 func (b *backend) find(dir, guid string) (string, error) {
 	for attempt := 1; ; attempt++ {
 		children, _, err := b.conn.Children(dir)
+		if retryWhileReconnecting(context.Background(), err, attempt) {
+			continue
+		}
 		switch {
 		case errors.Is(err, zk.ErrNoNode):
 			return "", nil
-		case err == nil:
-			name, _ := findGUID(children, guid)
-			return name, nil
-		case !disconnected(err) || attempt == maxAttempts:
+		case err != nil:
 			return "", err
 		}
-		time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
+		name, _ := findGUID(children, guid)
+		return name, nil
 	}
 }
 
@@ -229,4 +230,20 @@ func (b *backend) ensure(ctx context.Context, dir string) error {
 		return nil
 	}
 	return err
+}
+
+// retryWhileReconnecting reports whether a request that failed with err on
+// its attempt-th try should be sent again: the connection is down for now
+// (the session outlives a reconnect), fewer than maxAttempts were made, and
+// ctx is not done. It waits a little longer before each retry.
+func retryWhileReconnecting(ctx context.Context, err error, attempt int) bool {
+	if err == nil || !disconnected(err) || attempt >= maxAttempts {
+		return false
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		return true
+	}
 }
