@@ -220,7 +220,7 @@ launch() {
 	ferretdb)
 		spawn "$name" env DO_NOT_TRACK=1 "$FERRETDB_BIN" -listen "127.0.0.1:$p" -sqlite-dir "$d" ;;
 	dynalite)
-		spawn "$name" node "$DYNALITE_JS" --host 127.0.0.1 --port "$p" \
+		spawn "$name" node "$ROOT/scripts/dynalite-server.js" "$DYNALITE_JS" --host 127.0.0.1 --port "$p" \
 			--createTableMs 0 --deleteTableMs 0 --updateTableMs 0 ;;
 	esac
 }
