@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/go-zookeeper/zk"
 
@@ -52,7 +53,9 @@ func ambiguous(err error) bool { return errors.Is(err, zk.ErrConnectionClosed) }
 // disconnected reports whether a request failed because the connection is
 // down for now: it may succeed once the client has reconnected.
 func disconnected(err error) bool {
-	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer)
+	// go-zookeeper hands a request the write error of a connection that
+	// closed under it (net.ErrClosed); such a request was not sent.
+	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) || errors.Is(err, net.ErrClosed)
 }
 
 // zkErr adds the operation and the znode to an error of go-zookeeper, which
