@@ -118,7 +118,7 @@ func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred prede
 					return predecessor{}, nil, err
 				}
 				if rev == 0 { // pred or q's key is gone
-					return b.recheck(ctx, q)
+					return b.recheck(ctx, q, 0)
 				}
 				probeRev = rev
 				probeTimer.Reset(probeWait)
@@ -128,7 +128,11 @@ func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred prede
 					lagging = nil // the watch is live
 				}
 			default: // pred deleted, or the watch ended
-				next, g, err := b.recheck(ctx, q)
+				var seen int64 // the deletion's revision, if that is what ended the wait
+				if ok && resp.Err() == nil {
+					seen = lastRevision(resp)
+				}
+				next, g, err := b.recheck(ctx, q, seen)
 				if err != nil || g != nil || next.key != pred.key || !ok || resp.Err() != nil {
 					return next, g, err
 				}
@@ -169,16 +173,29 @@ func lastRevision(resp clientv3.WatchResponse) int64 {
 
 // recheck reads, in one transaction that requires q's key to exist still,
 // the key just before it. No such key means q holds the lock.
-func (b *backend) recheck(ctx context.Context, q queueEntry) (predecessor, *grant, error) {
-	before := clientv3.OpGet(q.pfx, clientv3.WithPrefix(), clientv3.WithKeysOnly(),
-		clientv3.WithMaxCreateRev(q.rev-1),
-		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortDescend), clientv3.WithLimit(1))
-	resp, err := b.client.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(q.key), "=", q.rev)).
-		Then(before).
-		Commit()
-	if err != nil {
-		return predecessor{}, nil, err
+//
+// After a deletion seen at revision seen (> 0), the read is first served by
+// the member's own state (serializable: no ReadIndex round through raft,
+// which showed in the handoff's tail). Any state at a revision from seen on
+// is recent enough: no key older than q's can be created later, so a queue
+// without one at that revision has q at its head from then on, as long as
+// q's key lives (and a lost session ends the lease as always). A member
+// that has not applied seen yet answers with an older revision, and the
+// read is made again, linearizable.
+func (b *backend) recheck(ctx context.Context, q queueEntry, seen int64) (predecessor, *grant, error) {
+	var resp *clientv3.TxnResponse
+	if seen > 0 {
+		r, err := b.readBefore(ctx, q, clientv3.WithSerializable())
+		if err == nil && r.Header.Revision >= seen {
+			resp = r
+		}
+	}
+	if resp == nil {
+		r, err := b.readBefore(ctx, q)
+		if err != nil {
+			return predecessor{}, nil, err
+		}
+		resp = r
 	}
 	if !resp.Succeeded {
 		cause := q.s.err()
@@ -195,4 +212,16 @@ func (b *backend) recheck(ctx context.Context, q queueEntry) (predecessor, *gran
 		return predecessor{}, q.grant(b), nil
 	}
 	return predecessor{key: string(kvs[0].Key), createRev: kvs[0].CreateRevision}, nil, nil
+}
+
+// readBefore reads, if q's key still exists, the key just before it in its
+// queue.
+func (b *backend) readBefore(ctx context.Context, q queueEntry, opts ...clientv3.OpOption) (*clientv3.TxnResponse, error) {
+	before := clientv3.OpGet(q.pfx, append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithKeysOnly(),
+		clientv3.WithMaxCreateRev(q.rev - 1),
+		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortDescend), clientv3.WithLimit(1)}, opts...)...)
+	return b.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(q.key), "=", q.rev)).
+		Then(before).
+		Commit()
 }
