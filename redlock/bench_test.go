@@ -36,8 +36,32 @@ func BenchmarkFloor(b *testing.B) {
 	}
 }
 
+// fencedTake is SET NX PX and, if it took the key, INCR of a fencing counter,
+// in one script: what a Redis lock with fencing tokens sends first.
+var fencedTake = redis.NewScript(`if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return redis.call('INCR', KEYS[2]) end return false`)
+
+// BenchmarkFencedFloor is the least a Redis lock with fencing tokens costs:
+// BenchmarkFloor with its SET NX PX and an INCR in one script.
+func BenchmarkFencedFloor(b *testing.B) {
+	rdb := testenv.Redis(b)
+	ctx := context.Background()
+	k := key(b)
+	var tok [16]byte
+	for b.Loop() {
+		_, _ = rand.Read(tok[:])
+		v := hex.EncodeToString(tok[:])
+		if err := fencedTake.Run(ctx, rdb, []string{k, k + ":fence"}, v, 30000).Err(); err != nil {
+			b.Fatalf("take: %v", err)
+		}
+		if err := floorRelease.Run(ctx, rdb, []string{k}, v).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkLocker runs locktest's shared benchmarks on one node and on a
-// quorum of five; compare Uncontended with BenchmarkFloor.
+// quorum of five; compare Uncontended with BenchmarkFloor and
+// BenchmarkFencedFloor.
 func BenchmarkLocker(b *testing.B) {
 	b.Run("single", func(b *testing.B) {
 		locktest.Benchmark(b, func(b *testing.B) lock.Locker { return newSingle(b, testenv.Redis(b)) })

@@ -35,7 +35,9 @@ func redisSpecs() []spec {
 				return redislock.LinearBackoff(time.Millisecond)
 			})},
 		{name: "floor/redis", backend: "redis", kind: kindFloor,
-			note: "SET NX PX + Lua token-checked DEL, poll every 0-1 ms", open: openRedisFloor},
+			note: "SET NX PX + Lua token-checked DEL, poll every 0-1 ms", open: openRedisFloor(false)},
+		{name: fencedFloor, backend: "redis", kind: kindFloor, fencing: true,
+			note: "Lua SET NX PX + INCR fence + Lua token-checked DEL, poll every 0-1 ms", open: openRedisFloor(true)},
 		{name: "racefree/redlock5", backend: "redis×5", kind: kindRacefree, fencing: true,
 			note: "redlock.NewQuorum over 5 nodes", open: openRacefreeQuorum},
 		{name: "redsync5", backend: "redis×5", kind: kindPeer,
@@ -152,20 +154,36 @@ func (m *redislockMutex) Close() error { return m.rdb.Close() }
 // floorRelease deletes the key only if it still holds the caller's token.
 var floorRelease = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
 
-// redisFloor is the raw protocol: SET NX PX, a Lua token-checked DEL, and
-// polling while the key is taken.
+// fencedFloor names the floor that also issues fencing tokens, as the issue
+// asks racefree/redis to: the least any fenced Redis lock must send.
+const fencedFloor = "floor/redis-fenced"
+
+// floorFencedTake takes the key and, if it did, issues a fencing token from
+// a per-key counter, atomically: nil when the key is taken.
+var floorFencedTake = redis.NewScript(`if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return redis.call('INCR', KEYS[2]) end return false`)
+
+// redisFloor is the raw protocol: SET NX PX (with fenced, a Lua SET NX PX +
+// INCR), a Lua token-checked DEL, and polling while the key is taken.
 type redisFloor struct {
-	rdb   *redis.Client
-	key   string
-	token string
+	rdb    *redis.Client
+	key    string
+	fence  string // the counter's key, when fenced
+	fenced bool
+	token  string
 }
 
-func openRedisFloor(ctx context.Context, e *env, key string) (mutex, error) {
-	rdb := newRedis(e.redisAddrs[0])
-	if err := floorRelease.Load(ctx, rdb).Err(); err != nil {
-		return nil, errors.Join(err, rdb.Close())
+func openRedisFloor(fenced bool) func(ctx context.Context, e *env, key string) (mutex, error) {
+	return func(ctx context.Context, e *env, key string) (mutex, error) {
+		rdb := newRedis(e.redisAddrs[0])
+		err := floorRelease.Load(ctx, rdb).Err()
+		if err == nil && fenced {
+			err = floorFencedTake.Load(ctx, rdb).Err()
+		}
+		if err != nil {
+			return nil, errors.Join(err, rdb.Close())
+		}
+		return &redisFloor{rdb: rdb, key: key, fence: key + ":fence", fenced: fenced}, nil
 	}
-	return &redisFloor{rdb: rdb, key: key}, nil
 }
 
 func (f *redisFloor) Lock(ctx context.Context) (uint64, error) {
@@ -173,18 +191,34 @@ func (f *redisFloor) Lock(ctx context.Context) (uint64, error) {
 	_, _ = rand.Read(b[:])
 	tok := hex.EncodeToString(b[:])
 	for {
-		ok, err := f.rdb.SetNX(ctx, f.key, tok, redisTTL).Result()
+		token, ok, err := f.take(ctx, tok)
 		if err != nil {
 			return 0, err
 		}
 		if ok {
 			f.token = tok
-			return 0, nil
+			return token, nil
 		}
 		if err := floorPoll(ctx); err != nil {
 			return 0, err
 		}
 	}
+}
+
+// take makes one attempt; token is the fencing token when fenced.
+func (f *redisFloor) take(ctx context.Context, tok string) (token uint64, ok bool, err error) {
+	if !f.fenced {
+		ok, err = f.rdb.SetNX(ctx, f.key, tok, redisTTL).Result()
+		return 0, ok, err
+	}
+	n, err := floorFencedTake.EvalSha(ctx, f.rdb, []string{f.key, f.fence}, tok, redisTTL.Milliseconds()).Int64()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, err
+	}
+	return uint64(n), true, nil
 }
 
 func (f *redisFloor) Unlock(ctx context.Context) error {

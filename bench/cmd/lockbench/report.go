@@ -148,8 +148,9 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
-// refs are the best peer's and the floor's ops/s for one backend and N.
-type refs struct{ peer, floor float64 }
+// refs are the best peer's, the floor's and the fenced floor's ops/s for one
+// backend and N.
+type refs struct{ peer, floor, fenced float64 }
 
 func references(rs []cellResult) map[string]refs {
 	out := map[string]refs{}
@@ -163,7 +164,11 @@ func references(rs []cellResult) map[string]refs {
 		case kindPeer:
 			x.peer = max(x.peer, r.OpsPerSec)
 		case kindFloor:
-			x.floor = max(x.floor, r.OpsPerSec)
+			if r.Contender == fencedFloor {
+				x.fenced = max(x.fenced, r.OpsPerSec)
+			} else {
+				x.floor = max(x.floor, r.OpsPerSec)
+			}
 		}
 		out[id] = x
 	}
@@ -222,6 +227,9 @@ func printTargets(w io.Writer, rs []cellResult) (bad int) {
 		x := ref[fmt.Sprintf("%s|%d", r.Backend, r.N)]
 		if r.Contender == "racefree/redis" && r.N == 1 && x.floor > 0 {
 			line(r.OpsPerSec >= 0.9*x.floor, "%s N=1: %.2f× the floor (≥ 0.90×)", r.Contender, r.OpsPerSec/x.floor)
+		}
+		if r.Contender == "racefree/redis" && r.N == 1 && x.fenced > 0 {
+			fmt.Fprintf(w, "  info %s N=1: %.2f× %s, the floor with the fencing the issue asks for\n", r.Contender, r.OpsPerSec/x.fenced, fencedFloor)
 		}
 		if r.Backend == "redis×5" && x.peer > 0 {
 			line(r.OpsPerSec >= 1.5*x.peer, "%s N=%d: %.2f× redsync (≥ 1.50×)", r.Contender, r.N, r.OpsPerSec/x.peer)
