@@ -133,6 +133,8 @@ func run() error {
 	m.Duration, m.Reps, m.Ns, m.Hold, m.Hold1 = f.duration.String(), f.reps, f.ns, f.hold.String(), f.hold1.String()
 	m.LoadStart = loadAvg()
 
+	probe := newProber(e)
+	defer probe.Close() //nolint:errcheck // a probe client
 	runID := time.Now().UnixNano() % 1e9
 	results := map[string][]cellResult{}
 	var order []string
@@ -148,6 +150,7 @@ func run() error {
 				if n == 1 {
 					cfg.hold = f.hold1
 				}
+				ping := probe.pingP50(ctx)
 				r, err := runCell(ctx, e, cfg)
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -155,7 +158,7 @@ func run() error {
 				if err != nil {
 					r = cellResult{Contender: s.name, Backend: s.backend, Kind: s.kind, N: n, Failed: err.Error()}
 				}
-				r.Rep = rep
+				r.Rep, r.PingP50us = rep, ping
 				results[id] = append(results[id], r)
 				_ = enc.Encode(r)
 				progress(os.Stderr, r)
@@ -195,8 +198,8 @@ func progress(w io.Writer, r cellResult) {
 		fmt.Fprintf(w, "rep %d %-22s N=%-2d FAILED: %s\n", r.Rep, r.Contender, r.N, r.Failed)
 		return
 	}
-	fmt.Fprintf(w, "rep %d %-22s N=%-2d %8.0f ops/s  handoff p99 %s  errors %d  overlaps %d  (load %s)\n",
-		r.Rep, r.Contender, r.N, r.OpsPerSec, us(r.HandP99us), r.Errors, r.Overlaps+r.TokenErrs, loadAvg())
+	fmt.Fprintf(w, "rep %d %-22s N=%-2d %8.0f ops/s  handoff p99 %s  errors %d  overlaps %d  (load %s, ping %s)\n",
+		r.Rep, r.Contender, r.N, r.OpsPerSec, us(r.HandP99us), r.Errors, r.Overlaps+r.TokenErrs, loadAvg(), us(r.PingP50us))
 }
 
 // sortedBackends lists the backends of rs in first-seen order.
