@@ -48,7 +48,10 @@ type Lease interface {
 
 	// Release gives the lock up. Only this lease's own grant is ever deleted.
 	// It returns an error wrapping ErrNotHeld when the lease was already lost or
-	// released.
+	// released. Either way the caller no longer holds the lock afterwards: a
+	// release whose answer was lost and that the client library sent again
+	// (go-redis does, for instance) finds its grant gone, deleted by the
+	// first send, and reports ErrNotHeld too; Do ignores it for that reason.
 	Release(ctx context.Context) error
 }
 
