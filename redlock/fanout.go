@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,8 +22,14 @@ type nodeResult struct {
 func runScript(ctx context.Context, timeout time.Duration, node Client, script *redis.Script, keys []string, args ...any) nodeResult {
 	nctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	return callScript(nctx, node, script, keys, args...)
+}
+
+// callScript runs script on node; ctx bounds it (a fan-out's calls get the
+// node timeout from the fan-out).
+func callScript(ctx context.Context, node Client, script *redis.Script, keys []string, args ...any) nodeResult {
 	var r nodeResult
-	v, err := script.Run(nctx, node, keys, args...).Result()
+	v, err := script.Run(ctx, node, keys, args...).Result()
 	switch v := v.(type) {
 	case int64:
 		r.val = v
@@ -49,6 +56,7 @@ func runScript(ctx context.Context, timeout time.Duration, node Client, script *
 type fanout struct {
 	q        *quorum
 	ctx      context.Context
+	timeout  time.Duration // bounds each call
 	wait     []<-chan struct{}
 	run      func(ctx context.Context, node Client) nodeResult
 	calls    []nodeCall // per node of the quorum
@@ -67,13 +75,14 @@ type nodeCall struct {
 	followed chan struct{} // closed once the follow-up, if any, ran
 }
 
-// launch starts run on each of nodes. The call on node i waits for wait[i]
-// (when given) before it sends anything: a release waits for the acquire
-// reply of its own node.
-func (q *quorum) launch(ctx context.Context, nodes []int, wait []<-chan struct{}, run func(ctx context.Context, node Client) nodeResult) *fanout {
+// launch starts run on each of nodes, each call bounded by timeout. The call
+// on node i waits for wait[i] (when given) before it sends anything: a
+// release waits for the acquire reply of its own node.
+func (q *quorum) launch(ctx context.Context, nodes []int, wait []<-chan struct{}, timeout time.Duration, run func(ctx context.Context, node Client) nodeResult) *fanout {
 	f := &fanout{
 		q:       q,
 		ctx:     ctx,
+		timeout: timeout,
 		wait:    wait,
 		run:     run,
 		calls:   make([]nodeCall, len(q.nodes)),
@@ -84,10 +93,19 @@ func (q *quorum) launch(ctx context.Context, nodes []int, wait []<-chan struct{}
 	return f
 }
 
-// start extends f to nodes it has not started on; only before decide.
+// start extends f to nodes it has not started on; only before decide. The
+// calls it starts share one deadline (one timer, not one per call: timers
+// showed in the cost of every grant), except those that must wait for
+// another reply first, whose time counts from the end of that wait.
 func (f *fanout) start(nodes []int) {
+	if len(nodes) == 0 {
+		return
+	}
 	detached := f.q.startBackground(len(nodes))
 	f.attached = f.attached || !detached
+	b := &callBatch{}
+	b.running.Store(int32(len(nodes)))
+	b.ctx, b.cancel = context.WithTimeout(f.ctx, f.timeout)
 	for _, i := range nodes {
 		c := &f.calls[i]
 		c.done = make(chan struct{})
@@ -99,10 +117,15 @@ func (f *fanout) start(nodes []int) {
 			if detached {
 				defer f.q.bg.Done()
 			}
-			if i < len(f.wait) && f.wait[i] != nil {
+			ctx := b.ctx
+			if i < len(f.wait) && f.wait[i] != nil && !closed(f.wait[i]) {
 				<-f.wait[i]
+				var cancelOwn context.CancelFunc
+				ctx, cancelOwn = context.WithTimeout(f.ctx, f.timeout)
+				defer cancelOwn()
 			}
-			r := f.run(f.ctx, f.q.nodes[i])
+			r := f.run(ctx, f.q.nodes[i])
+			b.finish()
 			c.res = r
 			close(c.done)
 			f.answers <- i
@@ -112,6 +135,30 @@ func (f *fanout) start(nodes []int) {
 			}
 			close(c.followed)
 		})
+	}
+}
+
+// callBatch is the deadline shared by the calls one start began.
+type callBatch struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	running atomic.Int32 // calls not finished yet
+}
+
+// finish counts one call as finished; the last one releases the deadline.
+func (b *callBatch) finish() {
+	if b.running.Add(-1) == 0 {
+		b.cancel()
+	}
+}
+
+// closed reports whether ch is closed, without waiting.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -127,8 +127,8 @@ func (q *quorum) attempt(ctx context.Context, n names, ttl time.Duration, w wait
 		// order: it asks them all at once.
 		first, rest = q.allNodes(), nil
 	}
-	f := q.launch(ctx, first, q.pendingRelease(n.lock), func(ctx context.Context, node Client) nodeResult {
-		return runScript(ctx, timeout, node, quorumAcquireScript, []string{n.lock, n.fence, n.wqueue, n.wdeadline},
+	f := q.launch(ctx, first, q.pendingRelease(n.lock), timeout, func(ctx context.Context, node Client) nodeResult {
+		return callScript(ctx, node, quorumAcquireScript, []string{n.lock, n.fence, n.wqueue, n.wdeadline},
 			token, milliseconds(ttl), w.id, w.ticket, wait, n.channel)
 	})
 	hedge := time.NewTimer(q.hedgeDelay(timeout))
@@ -259,8 +259,8 @@ func (q *quorum) hedgeDelay(timeout time.Duration) time.Duration {
 // writeFence raises the counter to fence on the nodes behind (fence.lua only
 // ever raises it, so it needs no order with the acquire) and returns once need of them confirmed or cannot.
 func (q *quorum) writeFence(ctx context.Context, n names, fence uint64, timeout time.Duration, behind []int, need int) (int, []error) {
-	f := q.launch(ctx, behind, nil, func(ctx context.Context, node Client) nodeResult {
-		return runScript(ctx, timeout, node, fenceScript, []string{n.fence}, fence)
+	f := q.launch(ctx, behind, nil, timeout, func(ctx context.Context, node Client) nodeResult {
+		return callScript(ctx, node, fenceScript, []string{n.fence}, fence)
 	})
 	defer f.decide(nil)
 	ok := 0
@@ -313,8 +313,8 @@ func (g *quorumGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 	start := time.Now()
 	timeout := q.nodeTimeout(ttl)
 	asked := g.askedNodes()
-	f := q.launch(ctx, asked, nil, func(ctx context.Context, node Client) nodeResult {
-		return runScript(ctx, timeout, node, refreshScript, []string{g.names.lock}, g.token, milliseconds(ttl))
+	f := q.launch(ctx, asked, nil, timeout, func(ctx context.Context, node Client) nodeResult {
+		return callScript(ctx, node, refreshScript, []string{g.names.lock}, g.token, milliseconds(ttl))
 	})
 	ok, notHeld, errs := g.collect(ctx, f, q.majority)
 	f.decide(nil)
@@ -324,8 +324,8 @@ func (g *quorumGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 		// it is free (adopt.lua). While this grant is valid no one else
 		// can hold a majority, so this only adds nodes to its own.
 		g.addNodes(rest)
-		fa := q.launch(ctx, rest, nil, func(ctx context.Context, node Client) nodeResult {
-			return runScript(ctx, timeout, node, adoptScript, []string{g.names.lock}, g.token, milliseconds(ttl))
+		fa := q.launch(ctx, rest, nil, timeout, func(ctx context.Context, node Client) nodeResult {
+			return callScript(ctx, node, adoptScript, []string{g.names.lock}, g.token, milliseconds(ttl))
 		})
 		more, notHeldMore, moreErrs := g.collect(ctx, fa, q.majority-ok)
 		fa.decide(nil)
@@ -380,8 +380,8 @@ func (g *quorumGrant) Release(ctx context.Context) error {
 	// message reaches every Locker subscribed to the key, and hearing it
 	// from the two other nodes as well only costs every process CPU.
 	publish := q.publishers(g.names.lock)
-	f := q.launch(bctx, g.askedNodes(), g.acquired, func(ctx context.Context, node Client) nodeResult {
-		return runScript(ctx, q.opts.nodeTimeout, node, quorumReleaseScript, []string{g.names.lock, g.names.wqueue, g.names.wdeadline},
+	f := q.launch(bctx, g.askedNodes(), g.acquired, q.opts.nodeTimeout, func(ctx context.Context, node Client) nodeResult {
+		return callScript(ctx, node, quorumReleaseScript, []string{g.names.lock, g.names.wqueue, g.names.wdeadline},
 			g.token, g.waiter, g.names.channel, publish[node])
 	})
 	q.setPendingRelease(g.names.lock, f)
