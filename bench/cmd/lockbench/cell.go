@@ -19,6 +19,7 @@ type cellConfig struct {
 	hold     time.Duration // how long a holder keeps the lock
 	key      string
 	grace    time.Duration // how long after the end a cell may take to wind down
+	warmup   time.Duration // an unmeasured run before the measured one
 }
 
 // sample is what one contender recorded.
@@ -50,14 +51,20 @@ func floorPoll(ctx context.Context) error {
 	}
 }
 
-// runCell opens cfg.n contenders, warms each up with one grant, then lets
-// them take the key in turn for cfg.duration.
+// runCell opens cfg.n contenders, warms each up with one grant and then all
+// of them with a run of cfg.warmup, then lets them take the key in turn for
+// cfg.duration.
 func runCell(ctx context.Context, e *env, cfg cellConfig) (cellResult, error) {
 	ms, err := openAll(ctx, e, cfg)
 	if err != nil {
 		return cellResult{}, err
 	}
-	defer closeAll(ms)
+	stuck := false // run closed the contenders already
+	defer func() {
+		if !stuck {
+			closeAll(ms)
+		}
+	}()
 
 	// Warm-up: connections, scripts, sessions, parent nodes.
 	for i, m := range ms {
@@ -72,21 +79,49 @@ func runCell(ctx context.Context, e *env, cfg cellConfig) (cellResult, error) {
 		}
 	}
 
-	var (
-		inside     atomic.Int32
-		overlaps   atomic.Int64
-		tokenErrs  atomic.Int64
-		mu         sync.Mutex // guards the grant record below
-		lastHolder = -1
-		releasedAt time.Time
-		lastToken  uint64
-	)
-	samples := make([]sample, cfg.n)
+	// Warm-up run: the same contention, unmeasured, so that the measured
+	// run starts in the steady state of this workload (pools, JIT, and the
+	// VM's handling of idle vCPUs, which changes round trips two-fold).
+	c := &contest{cfg: cfg, lastHolder: -1}
+	if cfg.warmup > 0 {
+		if _, err := c.run(ctx, ms, cfg.warmup); err != nil {
+			stuck = true
+			return cellResult{}, err
+		}
+	}
+	cpu0 := cpuTime()
+	samples, err := c.run(ctx, ms, cfg.duration)
+	if err != nil {
+		stuck = true
+		return cellResult{}, err
+	}
+	cpu := cpuTime() - cpu0
+	return summarize(cfg, samples, c.overlaps.Load(), c.tokenErrs.Load(), cpu), nil
+}
+
+// contest is the shared record of one cell's runs: who is inside, who held
+// the key last and when it was released, and the last fencing token.
+type contest struct {
+	cfg       cellConfig
+	inside    atomic.Int32
+	overlaps  atomic.Int64
+	tokenErrs atomic.Int64
+
+	mu         sync.Mutex // guards the grant record below
+	lastHolder int
+	releasedAt time.Time
+	lastToken  uint64
+}
+
+// run lets ms take the key in turn for d and returns what each recorded. A
+// contender stuck after the end is an error (the caller closes them all).
+func (c *contest) run(ctx context.Context, ms []mutex, d time.Duration) ([]sample, error) {
+	cfg := c.cfg
+	samples := make([]sample, len(ms))
 	start := time.Now()
-	end := start.Add(cfg.duration)
+	end := start.Add(d)
 	acqCtx, cancelAcquire := context.WithDeadline(ctx, end)
 	defer cancelAcquire()
-	cpu0 := cpuTime()
 
 	var wg sync.WaitGroup
 	for id, m := range ms {
@@ -98,7 +133,7 @@ func runCell(ctx context.Context, e *env, cfg cellConfig) (cellResult, error) {
 				t1 := time.Now()
 				if err != nil {
 					if acqCtx.Err() != nil || time.Until(end) < endSlack {
-						// The cell is over (a client may time out a hair
+						// The run is over (a client may time out a hair
 						// before the deadline: gRPC does).
 						<-acqCtx.Done()
 						return
@@ -110,20 +145,20 @@ func runCell(ctx context.Context, e *env, cfg cellConfig) (cellResult, error) {
 					time.Sleep(time.Millisecond)
 					continue
 				}
-				if inside.Add(1) != 1 {
-					overlaps.Add(1)
+				if c.inside.Add(1) != 1 {
+					c.overlaps.Add(1)
 				}
-				mu.Lock()
-				if lastHolder >= 0 && lastHolder != id && t1.Before(end) {
-					s.handoff = append(s.handoff, t1.Sub(releasedAt))
+				c.mu.Lock()
+				if c.lastHolder >= 0 && c.lastHolder != id && t1.Before(end) {
+					s.handoff = append(s.handoff, t1.Sub(c.releasedAt))
 				}
 				if cfg.spec.fencing {
-					if tok <= lastToken {
-						tokenErrs.Add(1)
+					if tok <= c.lastToken {
+						c.tokenErrs.Add(1)
 					}
-					lastToken = tok
+					c.lastToken = tok
 				}
-				mu.Unlock()
+				c.mu.Unlock()
 				if t1.Before(end) {
 					s.grants++
 					s.acquire = append(s.acquire, t1.Sub(t0))
@@ -131,10 +166,10 @@ func runCell(ctx context.Context, e *env, cfg cellConfig) (cellResult, error) {
 				if cfg.hold > 0 {
 					time.Sleep(cfg.hold)
 				}
-				inside.Add(-1)
-				mu.Lock()
-				lastHolder, releasedAt = id, time.Now()
-				mu.Unlock()
+				c.inside.Add(-1)
+				c.mu.Lock()
+				c.lastHolder, c.releasedAt = id, time.Now()
+				c.mu.Unlock()
 				uctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 				r0 := time.Now()
 				err = m.Unlock(uctx)
@@ -155,16 +190,14 @@ func runCell(ctx context.Context, e *env, cfg cellConfig) (cellResult, error) {
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(cfg.duration + cfg.grace):
+		return samples, nil
+	case <-time.After(d + cfg.grace):
 		// A contender without a context (zk.Lock) is stuck: closing its
 		// connection makes it return.
 		closeAll(ms)
-		ms = nil
 		<-done
-		return cellResult{}, fmt.Errorf("contenders still running %v after the end: closed them", cfg.grace)
+		return nil, fmt.Errorf("contenders still running %v after the end: closed them", cfg.grace)
 	}
-	cpu := cpuTime() - cpu0
-	return summarize(cfg, samples, overlaps.Load(), tokenErrs.Load(), cpu), nil
 }
 
 func openAll(ctx context.Context, e *env, cfg cellConfig) ([]mutex, error) {

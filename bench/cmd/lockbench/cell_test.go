@@ -49,6 +49,24 @@ func TestCellMeasuresACorrectLock(t *testing.T) {
 	}
 }
 
+func TestCellWarmUpIsNotMeasured(t *testing.T) {
+	cfg := testCell(memorySpec(), 4)
+	cfg.warmup = cfg.duration
+	r, err := runCell(context.Background(), &env{}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A holder keeps the key 1 ms: one run has room for at most
+	// duration/hold grants, the two runs together for twice that.
+	if most := int(cfg.duration / cfg.hold); r.Grants > most || r.Grants < most/4 {
+		t.Fatalf("%d grants in a %v run with %v holds (at most %d): the warm-up was counted, or nothing was",
+			r.Grants, cfg.duration, cfg.hold, most)
+	}
+	if r.Overlaps != 0 || r.TokenErrs != 0 {
+		t.Fatalf("overlaps %d, token errors %d", r.Overlaps, r.TokenErrs)
+	}
+}
+
 func TestCellCatchesOverlapsAndStaleTokens(t *testing.T) {
 	s := spec{name: "broken", backend: "memory", kind: kindRacefree, fencing: true,
 		open: func(context.Context, *env, string) (mutex, error) { return &noLock{}, nil }}

@@ -41,11 +41,11 @@ func main() {
 }
 
 type flags struct {
-	duration, hold, hold1, floorPoll, grace time.Duration
-	reps                                    int
-	ns                                      []int
-	only, jsonPath, cpuProfile              string
-	list                                    bool
+	duration, hold, hold1, floorPoll, grace, warmup time.Duration
+	reps                                            int
+	ns                                              []int
+	only, jsonPath, cpuProfile                      string
+	list                                            bool
 }
 
 func parseFlags() (flags, error) {
@@ -58,6 +58,7 @@ func parseFlags() (flags, error) {
 	flag.DurationVar(&f.hold, "hold", time.Millisecond, "how long a holder keeps the lock when N > 1")
 	flag.DurationVar(&f.hold1, "hold1", 0, "how long the holder keeps the lock when N = 1")
 	flag.DurationVar(&f.floorPoll, "floor-poll", time.Millisecond, "the floors poll a taken key after a random pause up to this")
+	flag.DurationVar(&f.warmup, "warmup", 300*time.Millisecond, "an unmeasured run of every cell before its measured one")
 	flag.DurationVar(&f.grace, "grace", 15*time.Second, "how long a cell may take to wind down after its end")
 	flag.StringVar(&f.jsonPath, "json", "", "write JSON lines (every repetition, then the medians) to this file")
 	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -145,7 +146,7 @@ func run() error {
 				if rep == 1 {
 					order = append(order, id)
 				}
-				cfg := cellConfig{spec: s, n: n, duration: f.duration, hold: f.hold, grace: f.grace,
+				cfg := cellConfig{spec: s, n: n, duration: f.duration, hold: f.hold, grace: f.grace, warmup: f.warmup,
 					key: fmt.Sprintf("lb%d-%s-n%d-r%d", runID, keySafe(s.name), n, rep)}
 				if n == 1 {
 					cfg.hold = f.hold1
