@@ -84,11 +84,13 @@ func TestCellCatchesOverlapsAndStaleTokens(t *testing.T) {
 
 func TestMedianAddsFailuresAndTakesMiddleValues(t *testing.T) {
 	m := median([]cellResult{
-		{OpsPerSec: 10, HandP99us: -1, Overlaps: 1},
-		{OpsPerSec: 30, HandP99us: 5},
-		{OpsPerSec: 20, HandP99us: 7, Errors: 2},
+		{Seconds: 1, Grants: 10, OpsPerSec: 10, CPUPerOpUs: 50, HandP99us: -1, Overlaps: 1},
+		{Seconds: 1, Grants: 30, OpsPerSec: 30, CPUPerOpUs: 10, HandP99us: 5},
+		{Seconds: 2, Grants: 40, OpsPerSec: 20, CPUPerOpUs: 20, HandP99us: 7, Errors: 2},
 	})
-	if m.OpsPerSec != 20 || m.HandP99us != 6 || m.Overlaps != 1 || m.Errors != 2 || m.Reps != 3 {
+	// Throughput and CPU per grant are pooled: 80 grants in 4 s, (500 + 300
+	// + 800) µs of CPU for them.
+	if m.OpsPerSec != 20 || m.CPUPerOpUs != 20 || m.HandP99us != 6 || m.Overlaps != 1 || m.Errors != 2 || m.Reps != 3 {
 		t.Fatalf("median: %+v", m)
 	}
 }

@@ -41,18 +41,20 @@ func main() {
 }
 
 type flags struct {
-	duration, hold, hold1, floorPoll, grace, warmup time.Duration
-	reps                                            int
-	ns                                              []int
-	only, jsonPath, cpuProfile                      string
-	list                                            bool
+	duration, duration1, hold, hold1, floorPoll, grace, warmup time.Duration
+	reps, reps1                                                int
+	ns                                                         []int
+	only, jsonPath, cpuProfile                                 string
+	list                                                       bool
 }
 
 func parseFlags() (flags, error) {
 	var f flags
 	var ns string
 	flag.DurationVar(&f.duration, "d", time.Second, "measured time per cell")
-	flag.IntVar(&f.reps, "reps", 3, "repetitions of every cell; the table shows medians")
+	flag.IntVar(&f.reps, "reps", 3, "repetitions of every cell with N > 1")
+	flag.DurationVar(&f.duration1, "d1", 200*time.Millisecond, "measured time per repetition of a cell with N = 1")
+	flag.IntVar(&f.reps1, "reps1", 15, "repetitions of every cell with N = 1 (shorter, more of them: see RESULTS.md)")
 	flag.StringVar(&ns, "n", "1,8,32", "comma-separated numbers of contenders")
 	flag.StringVar(&f.only, "only", "", "comma-separated filter: contender name substrings or backends (redis, redis×5, etcd, zookeeper, postgres)")
 	flag.DurationVar(&f.hold, "hold", time.Millisecond, "how long a holder keeps the lock when N > 1")
@@ -71,8 +73,8 @@ func parseFlags() (flags, error) {
 		}
 		f.ns = append(f.ns, n)
 	}
-	if f.duration <= 0 || f.reps < 1 || f.hold < 0 || f.hold1 < 0 || f.floorPoll < 0 {
-		return f, fmt.Errorf("-d and -reps must be positive, -hold, -hold1 and -floor-poll not negative")
+	if f.duration <= 0 || f.duration1 <= 0 || f.reps < 1 || f.reps1 < 1 || f.hold < 0 || f.hold1 < 0 || f.floorPoll < 0 {
+		return f, fmt.Errorf("-d, -d1, -reps and -reps1 must be positive, -hold, -hold1 and -floor-poll not negative")
 	}
 	return f, nil
 }
@@ -132,6 +134,7 @@ func run() error {
 	m := describeMachine(ctx, e, chosen)
 	m.Started = time.Now().UTC().Format(time.RFC3339)
 	m.Duration, m.Reps, m.Ns, m.Hold, m.Hold1 = f.duration.String(), f.reps, f.ns, f.hold.String(), f.hold1.String()
+	m.Duration1, m.Reps1 = f.duration1.String(), f.reps1
 	m.LoadStart = loadAvg()
 
 	probe := newProber(e)
@@ -139,7 +142,7 @@ func run() error {
 	runID := time.Now().UnixNano() % 1e9
 	results := map[string][]cellResult{}
 	var order []string
-	for rep := 1; rep <= f.reps; rep++ {
+	for rep := 1; rep <= max(f.reps, f.reps1); rep++ {
 		for _, s := range chosen {
 			for _, n := range f.ns {
 				id := fmt.Sprintf("%s|%d", s.name, n)
@@ -148,8 +151,11 @@ func run() error {
 				}
 				cfg := cellConfig{spec: s, n: n, duration: f.duration, hold: f.hold, grace: f.grace, warmup: f.warmup,
 					key: fmt.Sprintf("lb%d-%s-n%d-r%d", runID, keySafe(s.name), n, rep)}
-				if n == 1 {
-					cfg.hold = f.hold1
+				switch {
+				case n == 1 && rep > f.reps1, n > 1 && rep > f.reps:
+					continue
+				case n == 1:
+					cfg.hold, cfg.duration, cfg.warmup = f.hold1, f.duration1, min(f.warmup, f.duration1/2)
 				}
 				ping := probe.pingP50(ctx)
 				r, err := runCell(ctx, e, cfg)

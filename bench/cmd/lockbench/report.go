@@ -30,6 +30,8 @@ type machine struct {
 	LoadEnd   string            `json:"load_end"`
 	Duration  string            `json:"duration_per_cell"`
 	Reps      int               `json:"reps"`
+	Duration1 string            `json:"duration_per_cell_n1"`
+	Reps1     int               `json:"reps_n1"`
 	Ns        []int             `json:"ns"`
 	Hold      string            `json:"hold"`
 	Hold1     string            `json:"hold_n1"`
@@ -123,8 +125,8 @@ func printMachine(w io.Writer, m machine) {
 	}
 	fmt.Fprintf(w, "machine: %s, %d cores, %.1f GiB, Linux %s, %s\n", m.CPU, m.Cores, m.MemoryGiB, m.Kernel, m.Go)
 	fmt.Fprintf(w, "servers (loopback): %s\n", strings.Join(servers, ", "))
-	fmt.Fprintf(w, "run: %s to %s, %s per cell, %d reps (medians), hold %s at N>1 (%s at N=1), load avg %s -> %s\n\n",
-		m.Started, m.Finished, m.Duration, m.Reps, m.Hold, m.Hold1, m.LoadStart, m.LoadEnd)
+	fmt.Fprintf(w, "run: %s to %s, N>1: %d reps of %s, N=1: %d reps of %s, interleaved (ops/s and CPU/op pooled, others medians), hold %s at N>1 (%s at N=1), load avg %s -> %s\n\n",
+		m.Started, m.Finished, m.Reps, m.Duration, m.Reps1, m.Duration1, m.Hold, m.Hold1, m.LoadStart, m.LoadEnd)
 }
 
 // us prints microseconds as µs or ms.

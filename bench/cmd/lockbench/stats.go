@@ -76,8 +76,9 @@ func percentileUs(ds []time.Duration, p float64) float64 {
 	return float64(s[i].Nanoseconds()) / 1e3
 }
 
-// median combines repetitions of one cell: the median of each figure,
-// the sum of errors, overlaps and token errors (any is one too many).
+// median combines repetitions of one cell: ops/s and CPU per grant over all
+// of them together, the median of each other figure, the sum of errors,
+// overlaps and token errors (any is one too many).
 func median(reps []cellResult) cellResult {
 	var ok []cellResult
 	for _, r := range reps {
@@ -108,7 +109,18 @@ func median(reps []cellResult) cellResult {
 		}
 		return (v[len(v)/2-1] + v[len(v)/2]) / 2
 	}
-	m.OpsPerSec = med(func(r cellResult) float64 { return r.OpsPerSec })
+	// Throughput is pooled, all grants over all measured time: at N = 1 the
+	// repetitions are short and many, and the round trips of this VM switch
+	// between two speeds from one to the next, so a median would pick one
+	// mode or the other by chance where the mean weighs them as they came.
+	var seconds, grants, cpuUs float64
+	for _, r := range ok {
+		seconds += r.Seconds
+		grants += float64(r.Grants)
+		cpuUs += r.CPUPerOpUs * float64(r.Grants)
+	}
+	m.OpsPerSec = grants / seconds
+	m.Seconds = seconds
 	m.AcqP50us = med(func(r cellResult) float64 { return r.AcqP50us })
 	m.AcqP99us = med(func(r cellResult) float64 { return r.AcqP99us })
 	m.RelP50us = med(func(r cellResult) float64 { return r.RelP50us })
@@ -116,7 +128,10 @@ func median(reps []cellResult) cellResult {
 	m.HandP50us = med(func(r cellResult) float64 { return r.HandP50us })
 	m.HandP99us = med(func(r cellResult) float64 { return r.HandP99us })
 	m.Fairness = med(func(r cellResult) float64 { return r.Fairness })
-	m.CPUPerOpUs = med(func(r cellResult) float64 { return r.CPUPerOpUs })
+	m.CPUPerOpUs = -1
+	if grants > 0 {
+		m.CPUPerOpUs = cpuUs / grants
+	}
 	m.PingP50us = med(func(r cellResult) float64 { return r.PingP50us })
 	m.Grants, m.Handoffs, m.Errors, m.Overlaps, m.TokenErrs = 0, 0, 0, 0, 0
 	for _, r := range reps {
