@@ -84,13 +84,13 @@ func runCell(ctx context.Context, e *env, cfg cellConfig) (cellResult, error) {
 	// VM's handling of idle vCPUs, which changes round trips two-fold).
 	c := &contest{cfg: cfg, lastHolder: -1}
 	if cfg.warmup > 0 {
-		if _, err := c.run(ctx, ms, cfg.warmup); err != nil {
+		if _, err := c.run(ctx, ms, cfg.warmup, false); err != nil {
 			stuck = true
 			return cellResult{}, err
 		}
 	}
 	cpu0 := cpuTime()
-	samples, err := c.run(ctx, ms, cfg.duration)
+	samples, err := c.run(ctx, ms, cfg.duration, true)
 	if err != nil {
 		stuck = true
 		return cellResult{}, err
@@ -115,12 +115,24 @@ type contest struct {
 
 // run lets ms take the key in turn for d and returns what each recorded. A
 // contender stuck after the end is an error (the caller closes them all).
-func (c *contest) run(ctx context.Context, ms []mutex, d time.Duration) ([]sample, error) {
+// With cut, waits still going at the end are cancelled (the contenders are
+// closed afterwards); without, every contender stops asking at the end and
+// the waiters already queued get their turn (a wait cancelled mid-query
+// closes a pgx connection, which the next run would then lack).
+func (c *contest) run(ctx context.Context, ms []mutex, d time.Duration, cut bool) ([]sample, error) {
 	cfg := c.cfg
 	samples := make([]sample, len(ms))
 	start := time.Now()
 	end := start.Add(d)
-	acqCtx, cancelAcquire := context.WithDeadline(ctx, end)
+	var (
+		acqCtx        context.Context
+		cancelAcquire context.CancelFunc
+	)
+	if cut {
+		acqCtx, cancelAcquire = context.WithDeadline(ctx, end)
+	} else {
+		acqCtx, cancelAcquire = context.WithCancel(ctx)
+	}
 	defer cancelAcquire()
 
 	var wg sync.WaitGroup
@@ -132,7 +144,7 @@ func (c *contest) run(ctx context.Context, ms []mutex, d time.Duration) ([]sampl
 				tok, err := m.Lock(acqCtx)
 				t1 := time.Now()
 				if err != nil {
-					if acqCtx.Err() != nil || time.Until(end) < endSlack {
+					if cut && (acqCtx.Err() != nil || time.Until(end) < endSlack) {
 						// The run is over (a client may time out a hair
 						// before the deadline: gRPC does).
 						<-acqCtx.Done()
