@@ -32,6 +32,11 @@ type sample struct {
 	err     error // the first
 }
 
+// drainTime bounds how long the waiters of a warm-up run may take to get
+// their last turn after its end (an unfair peer's waiters back off for up to
+// half a second between tries).
+const drainTime = 5 * time.Second
+
 // endSlack: an Acquire that fails this close to the end of a cell failed
 // because the cell ended.
 const endSlack = 10 * time.Millisecond
@@ -117,8 +122,9 @@ type contest struct {
 // contender stuck after the end is an error (the caller closes them all).
 // With cut, waits still going at the end are cancelled (the contenders are
 // closed afterwards); without, every contender stops asking at the end and
-// the waiters already queued get their turn (a wait cancelled mid-query
-// closes a pgx connection, which the next run would then lack).
+// the waiters already queued get their turn, for up to drainTime (a wait
+// cancelled mid-query closes a pgx connection, which the next run would
+// then lack).
 func (c *contest) run(ctx context.Context, ms []mutex, d time.Duration, cut bool) ([]sample, error) {
 	cfg := c.cfg
 	samples := make([]sample, len(ms))
@@ -131,7 +137,7 @@ func (c *contest) run(ctx context.Context, ms []mutex, d time.Duration, cut bool
 	if cut {
 		acqCtx, cancelAcquire = context.WithDeadline(ctx, end)
 	} else {
-		acqCtx, cancelAcquire = context.WithCancel(ctx)
+		acqCtx, cancelAcquire = context.WithDeadline(ctx, end.Add(drainTime))
 	}
 	defer cancelAcquire()
 
@@ -144,7 +150,7 @@ func (c *contest) run(ctx context.Context, ms []mutex, d time.Duration, cut bool
 				tok, err := m.Lock(acqCtx)
 				t1 := time.Now()
 				if err != nil {
-					if cut && (acqCtx.Err() != nil || time.Until(end) < endSlack) {
+					if acqCtx.Err() != nil || cut && time.Until(end) < endSlack {
 						// The run is over (a client may time out a hair
 						// before the deadline: gRPC does).
 						<-acqCtx.Done()
