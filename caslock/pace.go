@@ -92,7 +92,7 @@ func (p *pacer) next(pos int, now, ownerSince time.Time) (wait time.Duration, ok
 		wait = max(p.head, min(time.Duration(pos-1)*cycle/2, limit))
 	}
 	// Drawn from [½, 1] of it, so that waiters do not poll in step; never
-	// longer, as short timers tend to fire late (on Linux, Go rounds an idle
-	// wait up to the next millisecond).
+	// longer, as short waits tend to end late (less so with package
+	// finesleep, which the waiter sleeps with).
 	return wait/2 + rand.N(wait-wait/2+1), true
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/racefree/racefree/cas"
+	"github.com/racefree/racefree/internal/finesleep"
 	"github.com/racefree/racefree/lock"
 )
 
@@ -21,12 +22,6 @@ const leaveTimeout = time.Second
 // queue, handing on the item if it was handed to this call meanwhile.
 func (b *backend) WaitGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
 	w := &waiter{b: b, skey: b.prefix + key, id: newOwner(), ttl: ttl, notMine: time.Now()}
-	var timer *time.Timer // made at the first wait, as the pacer's policy: most calls find the key free
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
 	for {
 		g, pos, err := w.step(ctx)
 		if g != nil {
@@ -54,16 +49,11 @@ func (b *backend) WaitGrant(ctx context.Context, key string, ttl time.Duration) 
 			w.leave(ctx)
 			return nil, fmt.Errorf("%w: the backoff policy stopped the wait at position %d of the queue", lock.ErrNotAcquired, pos)
 		}
-		if timer == nil {
-			timer = time.NewTimer(wait)
-		} else {
-			timer.Reset(wait)
-		}
-		select {
-		case <-ctx.Done():
+		// The head polls every millisecond or less: a time.Timer would
+		// wait a millisecond or two (see package finesleep).
+		if err := finesleep.Sleep(ctx, wait); err != nil {
 			w.leave(ctx)
-			return nil, ctx.Err()
-		case <-timer.C:
+			return nil, err
 		}
 	}
 }
