@@ -89,7 +89,9 @@
 // head, and the waiter behind it (the head after the next hand-over), poll
 // at a fifth of the Acquire call's backoff policy's first interval
 // (lock.WithBackOff: 1 ms with lock.DefaultBackOff), so that a hand-over
-// waits about that much for its poll; while one holder keeps the item they
+// waits about that much for its poll (on Linux the waits under 2 ms are
+// timed by the kernel's high-resolution timers, not Go's, which would make
+// a 0.5 ms wait last a millisecond or more when the process is idle); while one holder keeps the item they
 // slow down to an eighth of the time it has held it, up to the policy's
 // current interval, so that a long hold is not polled every millisecond (a
 // hand-over then waits up to an eighth of the hold). A waiter further back
