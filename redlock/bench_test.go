@@ -2,6 +2,7 @@ package redlock_test
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"testing"
@@ -20,20 +21,13 @@ var floorRelease = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] the
 // BenchmarkFloor is the least a Redis lock can cost: SET NX PX and a Lua
 // token-checked delete, two round trips, no fencing, no lease.
 func BenchmarkFloor(b *testing.B) {
-	rdb := testenv.Redis(b)
-	ctx := context.Background()
-	k := key(b)
-	var tok [16]byte
-	for b.Loop() {
-		_, _ = rand.Read(tok[:])
-		v := hex.EncodeToString(tok[:])
-		if ok, err := rdb.SetNX(ctx, k, v, 30*time.Second).Result(); err != nil || !ok {
-			b.Fatalf("SET NX: %v %v", ok, err)
+	benchmarkFloor(b, func(ctx context.Context, rdb *redis.Client, k, token string) error {
+		ok, err := rdb.SetNX(ctx, k, token, 30*time.Second).Result()
+		if err == nil && !ok {
+			err = errors.New("SET NX found the key taken")
 		}
-		if err := floorRelease.Run(ctx, rdb, []string{k}, v).Err(); err != nil {
-			b.Fatal(err)
-		}
-	}
+		return err
+	})
 }
 
 // fencedTake is SET NX PX and, if it took the key, INCR of a fencing counter,
@@ -43,6 +37,14 @@ var fencedTake = redis.NewScript(`if redis.call('SET', KEYS[1], ARGV[1], 'NX', '
 // BenchmarkFencedFloor is the least a Redis lock with fencing tokens costs:
 // BenchmarkFloor with its SET NX PX and an INCR in one script.
 func BenchmarkFencedFloor(b *testing.B) {
+	benchmarkFloor(b, func(ctx context.Context, rdb *redis.Client, k, token string) error {
+		return fencedTake.Run(ctx, rdb, []string{k, k + ":fence"}, token, 30000).Err()
+	})
+}
+
+// benchmarkFloor takes a key with take and deletes it with floorRelease, a
+// new random token each time.
+func benchmarkFloor(b *testing.B, take func(ctx context.Context, rdb *redis.Client, k, token string) error) {
 	rdb := testenv.Redis(b)
 	ctx := context.Background()
 	k := key(b)
@@ -50,7 +52,7 @@ func BenchmarkFencedFloor(b *testing.B) {
 	for b.Loop() {
 		_, _ = rand.Read(tok[:])
 		v := hex.EncodeToString(tok[:])
-		if err := fencedTake.Run(ctx, rdb, []string{k, k + ":fence"}, v, 30000).Err(); err != nil {
+		if err := take(ctx, rdb, k, v); err != nil {
 			b.Fatalf("take: %v", err)
 		}
 		if err := floorRelease.Run(ctx, rdb, []string{k}, v).Err(); err != nil {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/racefree/racefree/internal/finesleep"
 )
 
 // listener is the LISTEN side of a PostgreSQL LeaseLocker: one connection,
@@ -131,7 +133,7 @@ func (l *listener) run(ctx context.Context, done chan<- struct{}, ready chan<- e
 			pause = 10 * time.Millisecond
 		}
 		l.wakeAll() // they poll while we reconnect
-		if sleep(ctx, pause) != nil {
+		if finesleep.Sleep(ctx, pause) != nil {
 			return
 		}
 		pause = min(2*pause, time.Second)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+
+	"github.com/racefree/racefree/internal/finesleep"
 )
 
 // DefaultMaxAttempts is how many times WithTx runs a transaction when
@@ -85,7 +87,7 @@ func WithTx(ctx context.Context, db *sql.DB, opts *TxOptions, fn func(tx *sql.Tx
 		if attempt >= attempts || pause == backoff.Stop {
 			return fmt.Errorf("sqllock: transaction failed %d times, giving up: %w", attempt, err)
 		}
-		if err := sleep(ctx, pause); err != nil {
+		if err := finesleep.Sleep(ctx, pause); err != nil {
 			return err
 		}
 	}
@@ -115,15 +117,4 @@ func runTx(ctx context.Context, db *sql.DB, txOpts *sql.TxOptions, fn func(*sql.
 		return Translate(err)
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
