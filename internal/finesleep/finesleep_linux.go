@@ -11,8 +11,9 @@ import (
 )
 
 // timerFile is a non-blocking timerfd the runtime's poller watches. fd is
-// f's descriptor, kept from its creation: f.Fd would turn off f's deadlines,
-// which cancellation relies on.
+// f's descriptor, kept from its creation rather than asked of f.Fd, whose
+// documentation warns that it may turn off f's deadlines (cancellation
+// relies on them).
 type timerFile struct {
 	f  *os.File
 	fd int
@@ -30,6 +31,9 @@ var timers = sync.Pool{New: func() any {
 // fineSleep waits for d on a timerfd; false when none could be had (the
 // caller falls back to a time.Timer).
 func fineSleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true // a zero ItimerSpec would disarm the timer, not fire it
+	}
 	t, _ := timers.Get().(*timerFile)
 	if t == nil {
 		return false
