@@ -76,6 +76,43 @@ func waitQueued(t *testing.T, store cas.Store, key string, n int) {
 	}
 }
 
+// queuedGrant is one grant to a waiter of queueWaiters.
+type queuedGrant struct {
+	waiter int
+	token  uint64
+	at     time.Time
+}
+
+// queueWaiters starts n waiters for "k", each on a Locker of its own (a
+// process of its own) and each queued before the next starts; each releases
+// its grant at once. The channel yields the grants as they come, and is
+// closed once every waiter is done.
+func queueWaiters(t *testing.T, ctx context.Context, store cas.Store, newStore func(*testing.T) cas.Store, n int) <-chan queuedGrant {
+	t.Helper()
+	grants := make(chan queuedGrant, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		l := newLocker(t, newStore(t))
+		wg.Go(func() {
+			lease, err := l.Acquire(ctx, "k")
+			if err != nil {
+				t.Errorf("waiter %d: %v", i, err)
+				return
+			}
+			grants <- queuedGrant{i, lease.Token(), time.Now()}
+			if err := lease.Release(ctx); err != nil {
+				t.Errorf("waiter %d: Release: %v", i, err)
+			}
+		})
+		waitQueued(t, store, "k", i+1)
+	}
+	go func() {
+		wg.Wait()
+		close(grants)
+	}()
+	return grants
+}
+
 // enqueueByHand appends a waiter to the queue of key, as a waiter whose
 // process then died would have.
 func enqueueByHand(t *testing.T, store cas.Store, key, id string, ttl time.Duration) {
@@ -115,32 +152,14 @@ func TestFIFOAcrossLockers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		order := make(chan int, waiters)
-		var wg sync.WaitGroup
-		for i := range waiters {
-			l := newLocker(t, newStore(t))
-			wg.Go(func() {
-				lease, err := l.Acquire(ctx, "k")
-				if err != nil {
-					t.Errorf("waiter %d: %v", i, err)
-					return
-				}
-				order <- i
-				if err := lease.Release(ctx); err != nil {
-					t.Errorf("waiter %d: Release: %v", i, err)
-				}
-			})
-			waitQueued(t, store, "k", i+1)
-		}
+		grants := queueWaiters(t, ctx, store, newStore, waiters)
 		if err := holder.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
-		wg.Wait()
-		close(order)
 		want := 0
-		for got := range order {
-			if got != want {
-				t.Fatalf("waiter %d granted in place %d", got, want)
+		for g := range grants {
+			if g.waiter != want {
+				t.Fatalf("waiter %d granted in place %d", g.waiter, want)
 			}
 			want++
 		}
@@ -362,28 +381,7 @@ func TestTakeOverWhileWaitersQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		type grant struct {
-			waiter int
-			token  uint64
-			at     time.Duration
-		}
-		grants := make(chan grant, waiters)
-		var wg sync.WaitGroup
-		for i := range waiters {
-			l := newLocker(t, newStore(t))
-			wg.Go(func() {
-				lease, err := l.Acquire(ctx, "k")
-				if err != nil {
-					t.Errorf("waiter %d: %v", i, err)
-					return
-				}
-				grants <- grant{i, lease.Token(), time.Since(start)}
-				if err := lease.Release(ctx); err != nil {
-					t.Errorf("waiter %d: Release: %v", i, err)
-				}
-			})
-			waitQueued(t, store, "k", i+1)
-		}
+		grants := queueWaiters(t, ctx, store, newStore, waiters)
 		// A waiter that queues and gives up again and again, so that the
 		// item's version changes all through the lease period.
 		churnCtx, stopChurn := context.WithTimeout(ctx, 3*time.Second)
@@ -400,20 +398,22 @@ func TestTakeOverWhileWaitersQueue(t *testing.T) {
 				}
 			}
 		})
-		wg.Wait()
+		var got []queuedGrant
+		for g := range grants {
+			got = append(got, g)
+		}
 		stopChurn()
 		churn.Wait()
-		close(grants)
 		want, last := 0, dead.Version
-		for g := range grants {
+		for _, g := range got {
 			if g.waiter != want {
 				t.Fatalf("waiter %d granted in place %d", g.waiter, want)
 			}
 			if g.token <= last {
 				t.Fatalf("waiter %d: token %d not above %d", g.waiter, g.token, last)
 			}
-			if want == 0 && (g.at < ttl*9/10 || g.at > 2*time.Second) {
-				t.Fatalf("dead holder taken over %v after the first waiter looked, want about its lease period %v", g.at, ttl)
+			if at := g.at.Sub(start); want == 0 && (at < ttl*9/10 || at > 2*time.Second) {
+				t.Fatalf("dead holder taken over %v after the first waiter looked, want about its lease period %v", at, ttl)
 			}
 			want, last = want+1, g.token
 		}
