@@ -137,8 +137,6 @@ func run() error {
 	m.Duration1, m.Reps1 = f.duration1.String(), f.reps1
 	m.LoadStart = loadAvg()
 
-	probe := newProber(e)
-	defer probe.Close() //nolint:errcheck // a probe client
 	runID := time.Now().UnixNano() % 1e9
 	results := map[string][]cellResult{}
 	var order []string
@@ -157,7 +155,6 @@ func run() error {
 				case n == 1:
 					cfg.hold, cfg.duration, cfg.warmup = f.hold1, f.duration1, min(f.warmup, f.duration1/2)
 				}
-				ping := probe.pingP50(ctx)
 				r, err := runCell(ctx, e, cfg)
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -165,7 +162,7 @@ func run() error {
 				if err != nil {
 					r = cellResult{Contender: s.name, Backend: s.backend, Kind: s.kind, N: n, Failed: err.Error()}
 				}
-				r.Rep, r.PingP50us = rep, ping
+				r.Rep = rep
 				results[id] = append(results[id], r)
 				_ = enc.Encode(r)
 				progress(os.Stderr, r)
@@ -205,8 +202,8 @@ func progress(w io.Writer, r cellResult) {
 		fmt.Fprintf(w, "rep %d %-22s N=%-2d FAILED: %s\n", r.Rep, r.Contender, r.N, r.Failed)
 		return
 	}
-	fmt.Fprintf(w, "rep %d %-22s N=%-2d %8.0f ops/s  handoff p99 %s  errors %d  overlaps %d  (load %s, ping %s)\n",
-		r.Rep, r.Contender, r.N, r.OpsPerSec, us(r.HandP99us), r.Errors, r.Overlaps+r.TokenErrs, loadAvg(), us(r.PingP50us))
+	fmt.Fprintf(w, "rep %d %-22s N=%-2d %8.0f ops/s  handoff p99 %s  errors %d  overlaps %d  (load %s)\n",
+		r.Rep, r.Contender, r.N, r.OpsPerSec, us(r.HandP99us), r.Errors, r.Overlaps+r.TokenErrs, loadAvg())
 }
 
 // sortedBackends lists the backends of rs in first-seen order.

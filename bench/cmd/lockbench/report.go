@@ -180,14 +180,14 @@ func references(rs []cellResult) map[string]refs {
 func printTable(w io.Writer, rs []cellResult) {
 	ref := references(rs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "backend\tcontender\tN\tops/s\t÷best peer\t÷floor\tacq p50\tacq p99\trel p99\thandoff p50\thandoff p99\tbusiest/fair\terrors\toverlaps\tCPU/op\tping\t")
+	fmt.Fprintln(tw, "backend\tcontender\tN\tops/s\t÷best peer\t÷floor\tacq p50\tacq p99\trel p99\thandoff p50\thandoff p99\tbusiest/fair\terrors\toverlaps\tCPU/op\t")
 	for _, b := range sortedBackends(rs) {
 		for _, r := range rs {
 			if r.Backend != b {
 				continue
 			}
 			if r.Failed != "" {
-				fmt.Fprintf(tw, "%s\t%s\t%d\tFAILED: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Backend, r.Contender, r.N, r.Failed)
+				fmt.Fprintf(tw, "%s\t%s\t%d\tFAILED: %s\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Backend, r.Contender, r.N, r.Failed)
 				continue
 			}
 			x := ref[fmt.Sprintf("%s|%d", r.Backend, r.N)]
@@ -198,13 +198,9 @@ func printTable(w io.Writer, rs []cellResult) {
 			if r.Kind != kindFloor {
 				vsFloor = ratio(r.OpsPerSec, x.floor)
 			}
-			ping := "-"
-			if r.PingP50us > 0 {
-				ping = us(r.PingP50us)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%d\t%d\t%s\t%s\t\n",
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%d\t%d\t%s\t\n",
 				r.Backend, r.Contender, r.N, r.OpsPerSec, vsPeer, vsFloor, us(r.AcqP50us), us(r.AcqP99us), us(r.RelP99us),
-				us(r.HandP50us), us(r.HandP99us), r.Fairness, r.Errors, r.Overlaps+r.TokenErrs, us(r.CPUPerOpUs), ping)
+				us(r.HandP50us), us(r.HandP99us), r.Fairness, r.Errors, r.Overlaps+r.TokenErrs, us(r.CPUPerOpUs))
 		}
 	}
 	_ = tw.Flush()

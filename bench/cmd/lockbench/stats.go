@@ -29,8 +29,7 @@ type cellResult struct {
 	Overlaps   int64   `json:"overlaps"`     // grants seen while another holder was inside
 	TokenErrs  int64   `json:"token_errors"` // fencing tokens that did not increase
 	CPUPerOpUs float64 `json:"cpu_per_op_us"`
-	PingP50us  float64 `json:"ping_p50_us,omitempty"` // loopback round trip just before the cell (see probe.go)
-	Failed     string  `json:"failed,omitempty"`      // the cell could not run
+	Failed     string  `json:"failed,omitempty"` // the cell could not run
 }
 
 // summarize turns the contenders' samples into a cellResult.
@@ -132,7 +131,6 @@ func median(reps []cellResult) cellResult {
 	if grants > 0 {
 		m.CPUPerOpUs = cpuUs / grants
 	}
-	m.PingP50us = med(func(r cellResult) float64 { return r.PingP50us })
 	m.Grants, m.Handoffs, m.Errors, m.Overlaps, m.TokenErrs = 0, 0, 0, 0, 0
 	for _, r := range reps {
 		m.Grants += r.Grants
