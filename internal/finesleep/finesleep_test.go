@@ -40,8 +40,11 @@ func TestSleepReturnsAtOnceForNothingOrADoneContext(t *testing.T) {
 	}
 }
 
-// A cancelled sleep returns the context's error long before its end, and the
-// timers that served cancelled sleeps are not handed to later ones.
+// A sleep whose context ends first returns the context's error: a long one
+// (a time.Timer) at once, a short one (the fine timer, which may also just
+// finish first and return nil) by its end. Sleeps after cancelled ones still
+// wait their full time. (TestFineSleepEndsWithItsContext checks that the fine
+// timer itself ends with its context.)
 func TestSleepEndsWithItsContext(t *testing.T) {
 	for _, d := range []time.Duration{1900 * time.Microsecond, time.Hour} {
 		for range 50 {
