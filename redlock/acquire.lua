@@ -8,8 +8,8 @@
 -- KEYS[1] lock, KEYS[2] fencing counter, KEYS[3] waiter queue, KEYS[4] waiter
 -- deadlines; all four share the Cluster hash tag {key}.
 -- ARGV[1] owner token, ARGV[2] TTL in milliseconds, ARGV[3] the waiter's
--- deadline in milliseconds (0: the caller does not queue), ARGV[4] release
--- channel.
+-- deadline in milliseconds (0: the caller does not queue), ARGV[4] the wake
+-- channels' prefix (see queue.lua's reserve).
 -- Returns the fencing token, or nil when the caller was not granted.
 --
 -- The counter has no expiry: a counter that expired would start again at 1 and

@@ -21,11 +21,14 @@
 // also marks the holder's value as waited for ("token|w"). A release of an
 // unmarked value just deletes the key; a marked one hands the lock over: the
 // key is reserved for the queue's live head (it takes the head's token
-// until the head's deadline) and the head's token is published on
-// {key}:released. Each Locker has one shared PubSub connection and wakes
-// only the local waiter holding that token, which turns the reservation
-// into its grant; one release costs one grant attempt across all processes
-// (no herd). Since a waited-for key is never free, a newcomer's take.lua —
+// until the head's deadline) and the head's token is published on the
+// channel of the head's Locker (each Locker subscribes once, on one shared
+// PubSub connection, to a channel named after a random id that starts its
+// waiters' tokens). So a release sends one message, to the one Locker whose
+// waiter it wakes, however many Lockers wait for the key; that Locker wakes
+// only the waiter holding the token, which turns the reservation into its
+// grant: one release costs one message and one grant attempt across all
+// processes (no herd). Since a waited-for key is never free, a newcomer's take.lua —
 // TryAcquire's or the releaser's own next Acquire — cannot barge in.
 // Properties.FIFO is true: waiters are granted in the order they queued.
 // The one exception follows a crash: a key that expires (its holder died,

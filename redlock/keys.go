@@ -25,12 +25,11 @@ type names struct {
 	deadlines string // waiters' deadlines on the server's clock, token -> ms
 	wqueue    string // Redlock node: waiters' ids by ticket (sorted set)
 	wdeadline string // Redlock node: waiters' deadlines, id -> ms
-	channel   string // where releases are published
 }
 
 func namesOf(key string) names {
-	// One allocation for all seven names: each is a slice of all.
-	all := "{" + key + "}{" + key + "}:fence{" + key + "}:q{" + key + "}:qd{" + key + "}:wq{" + key + "}:wqd{" + key + "}:released"
+	// One allocation for all six names: each is a slice of all.
+	all := "{" + key + "}{" + key + "}:fence{" + key + "}:q{" + key + "}:qd{" + key + "}:wq{" + key + "}:wqd"
 	tagLen := len(key) + 2
 	var n names
 	for _, f := range []struct {
@@ -38,7 +37,7 @@ func namesOf(key string) names {
 		suffix string
 	}{
 		{&n.lock, ""}, {&n.fence, ":fence"}, {&n.queue, ":q"}, {&n.deadlines, ":qd"},
-		{&n.wqueue, ":wq"}, {&n.wdeadline, ":wqd"}, {&n.channel, ":released"},
+		{&n.wqueue, ":wq"}, {&n.wdeadline, ":wqd"},
 	} {
 		end := tagLen + len(f.suffix)
 		*f.dst, all = all[:end], all[end:]

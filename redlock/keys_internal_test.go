@@ -30,7 +30,7 @@ func hashTag(name string) string {
 func TestNamesShareHashTag(t *testing.T) {
 	for _, key := range []string{"a", "orders:42", "x{y}z", "{a}b}", "a}{b"} {
 		n := namesOf(key)
-		for _, name := range []string{n.fence, n.queue, n.deadlines, n.wqueue, n.wdeadline, n.channel} {
+		for _, name := range []string{n.fence, n.queue, n.deadlines, n.wqueue, n.wdeadline} {
 			if got, want := hashTag(name), hashTag(n.lock); got != want {
 				t.Errorf("key %q: %q hashes on %q, the lock %q on %q", key, name, got, n.lock, want)
 			}
@@ -65,7 +65,7 @@ func TestQuorumUndoPublishesOnlyForOwnKey(t *testing.T) {
 		if waiting {
 			wait = 60000
 		}
-		v, err := quorumUndoScript.Run(ctx, rdb, []string{n.lock, n.wqueue, n.wdeadline}, "mine", "me", 20, wait, n.channel).Int64()
+		v, err := quorumUndoScript.Run(ctx, rdb, []string{n.lock, n.wqueue, n.wdeadline}, "mine", "me", 20, wait, wakePrefix).Int64()
 		if err != nil {
 			t.Fatal(err)
 		}

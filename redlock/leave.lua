@@ -4,7 +4,8 @@
 -- prepended).
 --
 -- KEYS[1] lock, KEYS[2] waiter queue, KEYS[3] waiter deadlines.
--- ARGV[1] the waiter's owner token, ARGV[2] release channel.
+-- ARGV[1] the waiter's owner token, ARGV[2] the wake channels'
+-- prefix (see queue.lua's reserve).
 -- Returns 1.
 local q = queue()
 redis.call('LREM', KEYS[2], 0, ARGV[1])

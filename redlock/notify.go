@@ -13,12 +13,25 @@ import (
 // errClosed is returned by Acquire on a Locker after Close.
 var errClosed = errors.New("redlock: Locker is closed")
 
-// hub is a Locker's one shared subscription to release messages. It keeps one
-// go-redis PubSub per connection route (one for a single server, one per node
-// of a quorum, one per shard of a Ring). A release message names the token
-// (single deployment) or waiter id (quorum) of the head of the server's
-// queue, and the hub wakes that waiter if it is local.
+// wakePrefix starts the name of every Locker's wake channel; the rest is the
+// Locker's id (hub.id), with which the tokens of its waiters start, so that
+// a script can name the channel of the waiter it wakes.
+const wakePrefix = "racefree:redlock:wake:"
+
+// hub is a Locker's one shared subscription to release messages: a channel
+// of its own (wakePrefix + id), on which the scripts publish only for its
+// waiters. It keeps one go-redis PubSub per connection route (one for a
+// single server, one per node of a quorum, one per shard of a Ring). A
+// release message names the token (single deployment) or waiter id (quorum)
+// of the head of the server's queue, and the hub wakes that waiter.
+//
+// A channel per Locker rather than per lock key: a release is sent to the
+// one Locker whose waiter it wakes, not to every Locker with a waiter on the
+// key (with N of them queued, a per-key channel delivered N messages per
+// release), and a Locker subscribes once, whatever keys it waits for.
 type hub struct {
+	id          string // hex, idLen characters
+	channel     string // wakePrefix + id
 	sources     []Client
 	need        int           // confirmed routes to wait for before a waiter may rely on messages
 	confirmWait time.Duration // how long to wait for them; past it, the backoff poll covers
@@ -28,6 +41,7 @@ type hub struct {
 	closing chan struct{}
 	routes  map[subscriber]*route
 	tokens  map[string]chan struct{} // per owner token or waiter id: waiters
+	waited  map[string]time.Time     // per lock name: when a waiter last subscribed for it
 }
 
 // subscriber opens a PubSub: a Client, or the shard of a Ring that holds a key.
@@ -41,40 +55,56 @@ type shardRouter interface {
 	GetShardClientForKey(key string) (*redis.Client, error)
 }
 
+// idLen is the length of a hub id, which the scripts take from the start of
+// a waiter's token (string.sub(head, 1, 16)).
+const idLen = 16
+
 func newHub(sources []Client, need int) *hub {
+	id := newToken()[:idLen]
 	return &hub{
+		id:          id,
+		channel:     wakePrefix + id,
 		sources:     sources,
 		need:        need,
 		confirmWait: time.Second,
 		closing:     make(chan struct{}),
 		routes:      make(map[subscriber]*route),
 		tokens:      make(map[string]chan struct{}),
+		waited:      make(map[string]time.Time),
 	}
 }
+
+// waiterToken returns a new owner token (single deployment) or waiter id
+// (quorum) for a waiter of this hub: random, and starting with the hub's id,
+// which names the channel its wake-up is published on.
+func (h *hub) waiterToken() string { return h.id + newToken() }
 
 // SubscribeToken subscribes a queued waiter: it is woken only by a release
 // message whose payload is its token (its owner token on a single
 // deployment, its waiter id on a quorum), which the scripts publish when the
-// waiter has become the queue's head. It returns once the channel of key is
-// subscribed on enough routes that a release cannot be missed (or after
+// waiter has become the queue's head; token must come from waiterToken. It
+// returns once the hub's channel is subscribed on enough of the routes that
+// hear releases of key that a release cannot be missed (or after
 // confirmWait, leaving the rest to the poll).
 func (h *hub) SubscribeToken(ctx context.Context, key, token string) (<-chan struct{}, func(), error) {
 	return h.subscribe(ctx, namesOf(key), token)
 }
 
-// SubscribeTokenIfConfirmed subscribes like SubscribeToken, but only if the
-// channel of key is confirmed already on enough routes, so that it does no
-// I/O and does not wait (ok false otherwise, and nothing was subscribed).
+// SubscribeTokenIfConfirmed subscribes like SubscribeToken, but only for a
+// key this hub's waiters waited for lately (within idleLinger: a contended
+// key, whose first attempt would fail) and only if the hub's channel is
+// confirmed already on enough of key's routes, so that it does no I/O and
+// does not wait (ok false otherwise, and nothing was subscribed).
 func (h *hub) SubscribeTokenIfConfirmed(ctx context.Context, key, token string) (<-chan struct{}, func(), bool) {
 	n := namesOf(key)
 	h.mu.Lock()
-	if h.closed {
+	if h.closed || !h.waitedLately(n.lock, time.Now()) {
 		h.mu.Unlock()
 		return nil, nil, false
 	}
 	confirmed := 0
 	for _, r := range h.routesLocked(n.lock) {
-		if r.isConfirmed(n.channel) {
+		if r.isConfirmed(h.channel) {
 			confirmed++
 		}
 	}
@@ -99,18 +129,19 @@ func (h *hub) subscribe(ctx context.Context, n names, token string) (<-chan stru
 	}
 	routes := h.routesLocked(n.lock)
 	h.tokens[token] = ready
+	h.noteWaited(n.lock, time.Now())
 	h.mu.Unlock()
 
 	confirms := make([]<-chan struct{}, len(routes))
 	for i, r := range routes {
-		confirms[i] = r.ensure(ctx, n.channel)
+		confirms[i] = r.ensure(ctx, h.channel)
 	}
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
 			h.leave(token)
 			for _, r := range routes {
-				r.release(n.channel)
+				r.release(h.channel)
 			}
 		})
 	}
@@ -119,6 +150,36 @@ func (h *hub) subscribe(ctx context.Context, n names, token string) (<-chan stru
 		return nil, nil, err
 	}
 	return ready, stop, nil
+}
+
+// waitedLately reports whether a waiter subscribed for lock within
+// idleLinger of now. h.mu must be held.
+func (h *hub) waitedLately(lock string, now time.Time) bool {
+	t, ok := h.waited[lock]
+	return ok && now.Sub(t) < idleLinger
+}
+
+// noteWaited records a waiter subscribing for lock at now, keeping at most
+// maxIdle locks: stale entries go first, then arbitrary ones. h.mu must be
+// held.
+func (h *hub) noteWaited(lock string, now time.Time) {
+	h.waited[lock] = now
+	if len(h.waited) <= maxIdle {
+		return
+	}
+	for name, t := range h.waited {
+		if now.Sub(t) >= idleLinger {
+			delete(h.waited, name)
+		}
+	}
+	for name := range h.waited {
+		if len(h.waited) <= maxIdle {
+			break
+		}
+		if name != lock {
+			delete(h.waited, name)
+		}
+	}
 }
 
 // routesLocked returns the routes that hear releases of lockKey, starting

@@ -69,12 +69,8 @@ func TestOneSubscriptionWakesOneWaiter(t *testing.T) {
 	// Each waiter queues, then waits. (Whether it tried the key once before
 	// subscribing depends on whether its Locker's subscription was up yet.)
 	waitFor(t, "every waiter queued", func() bool { return queueLen(t, rdb, k) == waiters })
-	subs, err := rdb.PubSubNumSub(testContext(t), "{"+k+"}:released").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := subs["{"+k+"}:released"]; n != 1 {
-		t.Fatalf("%d subscriptions for %d waiters of one Locker, want 1", n, waiters)
+	if subs := wakeChannels(t, rdb, k); len(subs) != 1 || sum(subs) != 1 {
+		t.Fatalf("wake channels of %d waiters of one Locker, with their subscriptions: %v, want one channel subscribed once", waiters, subs)
 	}
 
 	release := func(lease lock.Lease) {
@@ -147,4 +143,97 @@ func TestSubscribedLockerQueuesWithoutFirstAttempt(t *testing.T) {
 			t.Fatalf("waiter %d made %d attempts before waiting, want %d", i, got, want)
 		}
 	}
+}
+
+// wakeChannels returns the wake channels of the Lockers whose waiters are
+// queued for k on rdb's server (a waiter's token starts with its Locker's
+// 16-character id), with the number of subscriptions to each.
+func wakeChannels(t *testing.T, rdb *redis.Client, k string) map[string]int64 {
+	t.Helper()
+	tokens, err := rdb.LRange(testContext(t), "{"+k+"}:q", 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var channels []string
+	for _, tok := range tokens {
+		if len(tok) < 16 {
+			t.Fatalf("queued token %q is too short to name its Locker", tok)
+		}
+		channels = append(channels, "racefree:redlock:wake:"+tok[:16])
+	}
+	subs, err := rdb.PubSubNumSub(testContext(t), channels...).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return subs
+}
+
+// A release is heard by the one Locker whose waiter it wakes, not by every
+// Locker with a waiter on the key: one message per release, however many
+// Lockers wait.
+func TestReleaseReachesOnlyTheHeadsLocker(t *testing.T) {
+	const lockers = 4
+	rdb := testenv.Redis(t)
+	k := key(t)
+	holder, err := newSingle(t, testenv.Redis(t)).TryAcquire(testContext(t), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spy := rdb.PSubscribe(testContext(t), "racefree:redlock:wake:*")
+	defer spy.Close()
+	if _, err := spy.Receive(testContext(t)); err != nil { // the subscription's confirmation
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	granted := make(chan lock.Lease, lockers)
+	for i := range lockers {
+		l := newSingle(t, testenv.Redis(t), noPoll()...)
+		go func() {
+			lease, err := l.Acquire(ctx, k)
+			if err == nil {
+				granted <- lease
+			}
+		}()
+		waitFor(t, "the waiter queued", func() bool { return queueLen(t, rdb, k) == int64(i+1) })
+	}
+	if subs := wakeChannels(t, rdb, k); len(subs) != lockers || sum(subs) != lockers {
+		t.Fatalf("wake channels of %d Lockers' waiters, with their subscriptions: %v, want one channel per Locker, subscribed once", lockers, subs)
+	}
+	if err := holder.Release(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	msgs := spy.Channel()
+	var first *redis.Message
+	select {
+	case first = <-msgs:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no wake-up published after the release")
+	}
+	subs, err := rdb.PubSubNumSub(testContext(t), first.Channel).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := subs[first.Channel]; n != 1 {
+		t.Fatalf("the wake-up went to %s, which %d clients subscribe to: want only the head's Locker", first.Channel, n)
+	}
+	select {
+	case m := <-msgs:
+		t.Fatalf("a second wake-up for one release: %s on %s", m.Payload, m.Channel)
+	case <-time.After(100 * time.Millisecond):
+	}
+	lease := <-granted
+	if err := lease.Release(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

@@ -45,23 +45,25 @@ local function queue()
 
 	-- reserve hands the free lock to the waiter head until its deadline: the
 	-- lock key takes the head's owner token, which acquire.lua turns into the
-	-- head's grant, and the head is woken on channel. Should the head have
-	-- died, the reservation ends at its deadline like a dead holder's grant.
-	function q.reserve(lock, channel, head, deadline, now)
+	-- head's grant, and the head is woken on its Locker's channel (wake
+	-- prefix + the token's first 16 characters, its Locker's id). Should the
+	-- head have died, the reservation ends at its deadline like a dead
+	-- holder's grant.
+	function q.reserve(lock, wake, head, deadline, now)
 		redis.call('SET', lock, head, 'PX', deadline - now)
-		redis.call('PUBLISH', channel, head)
+		redis.call('PUBLISH', wake .. string.sub(head, 1, 16), head)
 	end
 
 	-- hand_over reserves the free lock for the live head of the queue, if
 	-- any.
-	function q.hand_over(lock, qk, qd, channel)
+	function q.hand_over(lock, qk, qd, wake)
 		if not redis.call('LINDEX', qk, 0) then
 			return
 		end
 		local now = q.now_ms()
 		local head, deadline = q.live_head(qk, qd, now)
 		if head then
-			q.reserve(lock, channel, head, deadline, now)
+			q.reserve(lock, wake, head, deadline, now)
 		end
 	end
 

@@ -129,7 +129,7 @@ func (q *quorum) attempt(ctx context.Context, n names, ttl time.Duration, w wait
 	}
 	f := q.launch(ctx, first, q.pendingRelease(n.lock), timeout, func(ctx context.Context, node Client) nodeResult {
 		return callScript(ctx, node, quorumAcquireScript, []string{n.lock, n.fence, n.wqueue, n.wdeadline},
-			token, milliseconds(ttl), w.id, w.ticket, wait, n.channel)
+			token, milliseconds(ttl), w.id, w.ticket, wait, wakePrefix)
 	})
 	hedge := time.NewTimer(q.hedgeDelay(timeout))
 	defer hedge.Stop()
@@ -206,7 +206,7 @@ func (q *quorum) attempt(ctx context.Context, n names, ttl time.Duration, w wait
 			return // held by another owner: nothing of ours there
 		}
 		_ = runScript(uctx, timeout, q.nodes[i], quorumUndoScript, []string{n.lock, n.wqueue, n.wdeadline},
-			token, w.id, w.ticket, wait, n.channel)
+			token, w.id, w.ticket, wait, wakePrefix)
 	})
 	f.waitFollowUps()
 	if err := ctx.Err(); err != nil {
@@ -382,7 +382,7 @@ func (g *quorumGrant) Release(ctx context.Context) error {
 	publish := q.publishers(g.names.lock)
 	f := q.launch(bctx, g.askedNodes(), g.acquired, q.opts.nodeTimeout, func(ctx context.Context, node Client) nodeResult {
 		return callScript(ctx, node, quorumReleaseScript, []string{g.names.lock, g.names.wqueue, g.names.wdeadline},
-			g.token, g.waiter, g.names.channel, publish[node])
+			g.token, g.waiter, wakePrefix, publish[node])
 	})
 	q.setPendingRelease(g.names.lock, f)
 	var remaining atomic.Int32

@@ -7,7 +7,8 @@
 -- waiter deadlines (all with the hash tag of KEYS[1]).
 -- ARGV[1] owner token (new per attempt), ARGV[2] TTL in ms, ARGV[3] waiter id
 -- ('' for TryAcquire), ARGV[4] ticket, ARGV[5] the waiter's deadline in ms
--- (0: do not queue), ARGV[6] release channel.
+-- (0: do not queue), ARGV[6] the wake channels'
+-- prefix (see quorum_queue.lua's wake_head).
 -- Returns the node's counter (an integer) when granted; otherwise the holder's
 -- owner token or the head waiter's id (a string).
 --
@@ -37,7 +38,7 @@ if not holder then
 	if dropped then
 		-- The lock is free and its dead heads are gone: the new head may
 		-- not have heard of it.
-		redis.call('PUBLISH', ARGV[6], head)
+		redis.call('PUBLISH', ARGV[6] .. string.sub(head, 1, 16), head)
 	end
 end
 local wait = tonumber(ARGV[5])

@@ -3,7 +3,7 @@
 -- swallowed on to the next live head (quorum_queue.lua is prepended).
 --
 -- KEYS[1] lock, KEYS[2] waiter queue, KEYS[3] waiter deadlines.
--- ARGV[1] waiter id, ARGV[2] release channel.
+-- ARGV[1] waiter id, ARGV[2] the wake channels' prefix.
 -- Returns 1.
 local q = queue()
 redis.call('ZREM', KEYS[2], ARGV[1])

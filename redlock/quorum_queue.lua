@@ -53,15 +53,16 @@ local function queue()
 		end
 	end
 
-	-- wake_head publishes the live head's id on channel ch if the lock l is free
-	-- and the head is not waiter w.
-	function q.wake_head(l, qk, qd, ch, w)
+	-- wake_head publishes the live head's id on its Locker's channel (wake
+	-- prefix + the id's first 16 characters, the Locker's id) if the lock l
+	-- is free and the head is not waiter w.
+	function q.wake_head(l, qk, qd, wake, w)
 		if redis.call('EXISTS', l) == 1 then
 			return
 		end
 		local head = q.live_head(qk, qd)
 		if head and head ~= w then
-			redis.call('PUBLISH', ch, head)
+			redis.call('PUBLISH', wake .. string.sub(head, 1, 16), head)
 		end
 	end
 

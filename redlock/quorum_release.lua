@@ -2,7 +2,8 @@
 -- still holds owner token ARGV[1], take the holder's waiter id ARGV[2] out
 -- of the queue, and, if ARGV[4] is "1" (the node is one of the key's
 -- preferred majority), wake the queue's live head: its id is published on
--- channel ARGV[3] (quorum_queue.lua is prepended).
+-- its Locker's channel, whose prefix is ARGV[3] (quorum_queue.lua is
+-- prepended).
 --
 -- KEYS[1] lock, KEYS[2] waiter queue, KEYS[3] waiter deadlines.
 -- Returns 1 when released, 0 when the key held another token or none. A

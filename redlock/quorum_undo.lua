@@ -5,7 +5,7 @@
 --
 -- KEYS[1] lock, KEYS[2] waiter queue, KEYS[3] waiter deadlines.
 -- ARGV[1] owner token, ARGV[2] waiter id ('' for TryAcquire), ARGV[3] ticket,
--- ARGV[4] the waiter's deadline in ms (0: not waiting), ARGV[5] channel.
+-- ARGV[4] the waiter's deadline in ms (0: not waiting), ARGV[5] the wake channels' prefix.
 --
 -- It never publishes for a missing key or another owner's key: nothing
 -- changed there, and waking waiters for nothing makes failed attempts wake

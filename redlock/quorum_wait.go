@@ -17,13 +17,13 @@ func (q *quorum) waiterTTL() time.Duration { return 3 * q.opts.queuePoll }
 // refused, it is queued by ticket on every node that answered, and waits for
 // a release or undo that makes it the head (its id is published), polling —
 // which renews its place — as a safety net. It subscribes to those messages
-// before its first attempt when the key's channel is subscribed already (a
-// contended key); otherwise after the first attempt, and then it attempts
+// before its first attempt when the Locker's channel is subscribed already
+// and it waited for the key lately (a contended key); otherwise after the first attempt, and then it attempts
 // once more before waiting (a release in between would be unheard). A
 // cancelled wait leaves the queues.
 func (q *quorum) WaitGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
 	n := namesOf(key)
-	w := waiter{id: newToken(), ticket: time.Now().UnixMicro(), wait: q.waiterTTL()}
+	w := waiter{id: q.hub.waiterToken(), ticket: time.Now().UnixMicro(), wait: q.waiterTTL()}
 	ready, stop, ok := q.hub.SubscribeTokenIfConfirmed(ctx, key, w.id)
 	if !ok {
 		g, err := q.attempt(ctx, n, ttl, w)
@@ -72,7 +72,7 @@ func (q *quorum) leave(ctx context.Context, n names, w waiter) {
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
 	defer cancel()
 	f := q.launch(lctx, q.allNodes(), nil, leaveTimeout, func(ctx context.Context, node Client) nodeResult {
-		return callScript(ctx, node, quorumLeaveScript, []string{n.lock, n.wqueue, n.wdeadline}, w.id, n.channel)
+		return callScript(ctx, node, quorumLeaveScript, []string{n.lock, n.wqueue, n.wdeadline}, w.id, wakePrefix)
 	})
 	f.decide(nil)
 	f.waitFollowUps()

@@ -1,8 +1,9 @@
 -- release.lua: delete the lock KEYS[1] if and only if it holds token ARGV[1],
 -- and, when its value is marked as waited for ("|w", see queue.lua), hand it
 -- over to the live head of the waiter queue: the key is reserved for the
--- head and its token published on channel ARGV[2], so only the waiter holding
--- it tries (queue.lua is prepended).
+-- head and its token published on its Locker's channel (prefix ARGV[2]), so
+-- only the waiter holding it tries, and only its Locker hears of it
+-- (queue.lua is prepended).
 --
 -- KEYS[1] lock, KEYS[2] waiter queue, KEYS[3] waiter deadlines.
 -- Returns 1 when released, 0 when the key held another token or none. A

@@ -26,7 +26,7 @@ func TestRetriedAttemptIsGrantedItsOwnKey(t *testing.T) {
 		}},
 		{"quorum node", func(n names, token string) (int64, error) {
 			return quorumAcquireScript.Run(ctx, rdb, []string{n.lock, n.fence, n.wqueue, n.wdeadline},
-				token, ttl, "", 0, 0, n.channel).Int64()
+				token, ttl, "", 0, 0, wakePrefix).Int64()
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

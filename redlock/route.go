@@ -11,9 +11,12 @@ import (
 
 const (
 	// idleLinger is how long a channel stays subscribed after its last waiter
-	// left, so that a key locked again and again costs no SUBSCRIBE each time.
+	// left, so that a Locker that waits again and again costs no SUBSCRIBE
+	// each time; and how long a key counts as contended after a wait (see
+	// hub.SubscribeTokenIfConfirmed).
 	idleLinger = 30 * time.Second
-	// maxIdle bounds the channels kept subscribed without waiters.
+	// maxIdle bounds the channels kept subscribed without waiters, and the
+	// keys a hub remembers as contended.
 	maxIdle = 256
 	// subscribeTimeout bounds a SUBSCRIBE or UNSUBSCRIBE write.
 	subscribeTimeout = time.Second

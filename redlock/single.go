@@ -67,9 +67,9 @@ func (s *single) TryGrant(ctx context.Context, key string, ttl time.Duration) (l
 // wait leaves the queue (leave.lua).
 func (s *single) WaitGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
 	n := namesOf(key)
-	token := newToken()
-	// On a key this Locker waited for lately, its channel is subscribed
-	// still: the caller queues at once (acquire.lua grants a free key as
+	token := s.hub.waiterToken()
+	// On a key this Locker waited for lately, with its channel subscribed
+	// still, the caller queues at once (acquire.lua grants a free key as
 	// well), without the first attempt's round trip.
 	ready, stop, subscribed := s.hub.SubscribeTokenIfConfirmed(ctx, key, token)
 	if !subscribed {
@@ -130,7 +130,7 @@ func (s *single) fastAttempt(ctx context.Context, n names, token string, ttl tim
 func (s *single) attempt(ctx context.Context, n names, token string, ttl, wait time.Duration) (lock.Grant, error) {
 	sent := time.Now()
 	fence, err := acquireScript.Run(ctx, s.client, []string{n.lock, n.fence, n.queue, n.deadlines},
-		token, milliseconds(ttl), milliseconds(wait), n.channel).Int64()
+		token, milliseconds(ttl), milliseconds(wait), wakePrefix).Int64()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, lock.ErrNotAcquired
@@ -151,7 +151,7 @@ const leaveTimeout = time.Second
 func (s *single) leave(ctx context.Context, n names, token string) {
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
 	defer cancel()
-	_ = leaveScript.Run(lctx, s.client, []string{n.lock, n.queue, n.deadlines}, token, n.channel).Err()
+	_ = leaveScript.Run(lctx, s.client, []string{n.lock, n.queue, n.deadlines}, token, wakePrefix).Err()
 }
 
 // grant is one grant on one Redis deployment.
@@ -196,7 +196,7 @@ func (g *grant) Refresh(ctx context.Context, ttl time.Duration) error {
 // queue, alone, is woken.
 func (g *grant) Release(ctx context.Context) error {
 	n := g.names
-	ok, err := releaseScript.Run(ctx, g.client, []string{n.lock, n.queue, n.deadlines}, g.token, n.channel).Int64()
+	ok, err := releaseScript.Run(ctx, g.client, []string{n.lock, n.queue, n.deadlines}, g.token, wakePrefix).Int64()
 	switch {
 	case err != nil:
 		return redisErr("release", err)
