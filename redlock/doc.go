@@ -5,7 +5,8 @@
 // # Single deployment
 //
 // A free key costs one round trip: one EVALSHA of take.lua runs SET {key}
-// token NX PX ttl with a random 16-byte token and, if that took the key,
+// token NX PX ttl with a random 16-byte token (an Acquire's token also starts
+// with its Locker's 8-byte id, see below) and, if that took the key,
 // INCR {key}:fence, whose value is the lease's fencing token. The counter
 // never expires: a counter that expired would start again at 1 and issue
 // tokens lower than ones in use (it costs one small key per distinct lock
@@ -53,6 +54,14 @@
 // them all on a Redis Cluster; keys beginning with "}" are refused, since
 // their tag would be empty. Renewal, Done, Err, Do and validation are
 // package lock's.
+//
+// Wake-ups travel on the channels racefree:redlock:wake:<Locker id>, which
+// are not keys: a Redis user limited by ACLs needs the channel pattern
+// &racefree:redlock:wake:* as well as its keys, or the scripts that publish
+// fail after they wrote. Lockers of releases before the channel per Locker
+// (which published on {key}:released) do not hear these wake-ups, nor these
+// theirs: mixing the two on one key stays safe, but each hand-over between
+// them waits for the waiter's poll (WithQueuePoll).
 //
 // What it guarantees: mutual exclusion and strictly increasing tokens as long
 // as the Redis primary keeps its data. What it does not: replication is
@@ -113,9 +122,10 @@
 // attempt of the head takes back what it won but keeps its place, so the
 // split vote resolves in the head's favour at the next release instead of
 // repeating. Release takes the holder out of the queues, and the key's
-// preferred majority of nodes publish the new head's id (every subscribed
-// Locker hears each node's message, so the other nodes stay quiet); one
-// waiter in all processes wakes and attempts, so a hand-off costs one attempt, not one per waiter, and a
+// preferred majority of nodes publish the new head's id on its Locker's
+// channel (the other nodes stay quiet: the head's Locker would hear each
+// node's message); one waiter in all processes wakes and attempts, so a
+// hand-off costs one attempt, not one per waiter, and a
 // releaser that comes back queues behind the others (no barging).
 // TryAcquire is refused while anyone waits. The order is the tickets', so it
 // is FIFO only as far as the processes' clocks agree (a clock running behind

@@ -139,7 +139,7 @@ func (h *hub) subscribe(ctx context.Context, n names, token string) (<-chan stru
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
-			h.leave(token)
+			h.leave(n.lock, token)
 			for _, r := range routes {
 				r.release(h.channel)
 			}
@@ -267,13 +267,15 @@ func (h *hub) wake(payload string) {
 	}
 }
 
-// leave removes a waiter; its wake-up, if it swallowed one, is passed on by
-// the scripts it runs when it leaves the server's queue (leave.lua,
-// quorum_leave.lua).
-func (h *hub) leave(token string) {
+// leave removes a waiter of lock, which counts as contended for idleLinger
+// from now (a waiter queued for long keeps its key contended). The waiter's
+// wake-up, if it swallowed one, is passed on by the scripts it runs when it
+// leaves the server's queue (leave.lua, quorum_leave.lua).
+func (h *hub) leave(lock, token string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.tokens, token)
+	h.noteWaited(lock, time.Now())
 }
 
 // Close ends every subscription and waits for the readers to stop.

@@ -117,8 +117,9 @@ func noPoll() []redlock.Option {
 	}
 }
 
-// A waiter whose Locker is subscribed to the key already queues at once: one
-// attempt before it waits, not the first attempt and then the queueing one.
+// A waiter on a key its Locker waited for lately, with the Locker's channel
+// subscribed, queues at once: one attempt before it waits, not the first
+// attempt and then the queueing one.
 func TestSubscribedLockerQueuesWithoutFirstAttempt(t *testing.T) {
 	rdb := testenv.Redis(t)
 	k := key(t)
@@ -179,12 +180,6 @@ func TestReleaseReachesOnlyTheHeadsLocker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spy := rdb.PSubscribe(testContext(t), "racefree:redlock:wake:*")
-	defer spy.Close()
-	if _, err := spy.Receive(testContext(t)); err != nil { // the subscription's confirmation
-		t.Fatal(err)
-	}
-
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	granted := make(chan lock.Lease, lockers)
@@ -198,34 +193,50 @@ func TestReleaseReachesOnlyTheHeadsLocker(t *testing.T) {
 		}()
 		waitFor(t, "the waiter queued", func() bool { return queueLen(t, rdb, k) == int64(i+1) })
 	}
-	if subs := wakeChannels(t, rdb, k); len(subs) != lockers || sum(subs) != lockers {
+	subs := wakeChannels(t, rdb, k)
+	if len(subs) != lockers || sum(subs) != lockers {
 		t.Fatalf("wake channels of %d Lockers' waiters, with their subscriptions: %v, want one channel per Locker, subscribed once", lockers, subs)
+	}
+	head, err := rdb.LIndex(testContext(t), "{"+k+"}:q", 0).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A spy on every waiting Locker's channel, and on no other.
+	spy := rdb.Subscribe(testContext(t))
+	defer spy.Close()
+	for c := range subs {
+		if err := spy.Subscribe(testContext(t), c); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := spy.ReceiveTimeout(testContext(t), 5*time.Second); err != nil { // the confirmation
+			t.Fatal(err)
+		}
 	}
 	if err := holder.Release(testContext(t)); err != nil {
 		t.Fatal(err)
 	}
 	msgs := spy.Channel()
-	var first *redis.Message
 	select {
-	case first = <-msgs:
+	case m := <-msgs:
+		if want := "racefree:redlock:wake:" + head[:16]; m.Channel != want || m.Payload != head {
+			t.Fatalf("wake-up %q on %s, want the head's token %q on its Locker's channel %s", m.Payload, m.Channel, head, want)
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no wake-up published after the release")
 	}
-	subs, err := rdb.PubSubNumSub(testContext(t), first.Channel).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := subs[first.Channel]; n != 1 {
-		t.Fatalf("the wake-up went to %s, which %d clients subscribe to: want only the head's Locker", first.Channel, n)
-	}
 	select {
 	case m := <-msgs:
-		t.Fatalf("a second wake-up for one release: %s on %s", m.Payload, m.Channel)
+		t.Fatalf("a second wake-up for one release: %q on %s", m.Payload, m.Channel)
 	case <-time.After(100 * time.Millisecond):
 	}
-	lease := <-granted
-	if err := lease.Release(testContext(t)); err != nil {
-		t.Fatal(err)
+	select {
+	case lease := <-granted:
+		if err := lease.Release(testContext(t)); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the head was not granted after its wake-up")
 	}
 	cancel()
 }

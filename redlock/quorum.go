@@ -376,9 +376,9 @@ func (g *quorumGrant) addNodes(nodes []int) {
 func (g *quorumGrant) Release(ctx context.Context) error {
 	q := g.q
 	bctx := context.WithoutCancel(ctx)
-	// Only the key's preferred majority wakes the next waiter: every node's
-	// message reaches every Locker subscribed to the key, and hearing it
-	// from the two other nodes as well only costs every process CPU.
+	// Only the key's preferred majority wakes the next waiter: hearing the
+	// wake-up from the two other nodes as well would only cost the head's
+	// Locker CPU.
 	publish := q.publishers(g.names.lock)
 	f := q.launch(bctx, g.askedNodes(), g.acquired, q.opts.nodeTimeout, func(ctx context.Context, node Client) nodeResult {
 		return callScript(ctx, node, quorumReleaseScript, []string{g.names.lock, g.names.wqueue, g.names.wdeadline},

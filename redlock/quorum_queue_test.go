@@ -163,9 +163,9 @@ func publishes(t *testing.T, node *redis.Client) int64 {
 }
 
 // A release wakes the next waiter from the key's preferred majority of
-// nodes only, not from all of them: each message reaches every Locker
-// subscribed to the key. (The holder here was a waiter, so its release goes
-// to all five nodes.)
+// nodes only, not from all of them: the head's Locker would hear each
+// node's message. (The holder here was a waiter, so its release goes to all
+// five nodes.)
 func TestQuorumReleaseWakesFromAMajority(t *testing.T) {
 	_, nodes := privateNodes(t, 5)
 	k := key(t)

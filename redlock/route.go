@@ -10,13 +10,13 @@ import (
 )
 
 const (
-	// idleLinger is how long a channel stays subscribed after its last waiter
-	// left, so that a Locker that waits again and again costs no SUBSCRIBE
-	// each time; and how long a key counts as contended after a wait (see
-	// hub.SubscribeTokenIfConfirmed).
+	// idleLinger is how long a key counts as contended after its last
+	// waiter (see hub.SubscribeTokenIfConfirmed), and how long an unused
+	// channel of a route would stay subscribed. A route has one channel, its
+	// hub's; stamped idle at every release, it stays subscribed until the
+	// hub closes.
 	idleLinger = 30 * time.Second
-	// maxIdle bounds the channels kept subscribed without waiters, and the
-	// keys a hub remembers as contended.
+	// maxIdle bounds the keys a hub remembers as contended.
 	maxIdle = 256
 	// subscribeTimeout bounds a SUBSCRIBE or UNSUBSCRIBE write.
 	subscribeTimeout = time.Second

@@ -61,9 +61,10 @@ func (s *single) TryGrant(ctx context.Context, key string, ttl time.Duration) (l
 // WaitGrant implements lock.Waiter. The first attempt is TryGrant's, which
 // costs one round trip on a free key. When it fails, the caller subscribes
 // to releases, then queues (acquire.lua) — in that order, so that a release
-// after it queued cannot go unheard; a caller whose Locker is subscribed to
-// the key already skips the first attempt — and waits for the release that names
-// its token, polling, which renews its place, as a safety net. A cancelled
+// after it queued cannot go unheard; on a key its Locker waited for lately,
+// with the Locker's channel subscribed still, the caller skips the first
+// attempt — and waits for the release that names its token, polling, which
+// renews its place, as a safety net. A cancelled
 // wait leaves the queue (leave.lua).
 func (s *single) WaitGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
 	n := namesOf(key)
