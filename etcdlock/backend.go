@@ -170,11 +170,15 @@ func (b *backend) withSession(ctx context.Context, ttl time.Duration, op func(*s
 }
 
 // deleteKey removes a key this process created for a failed or cancelled
-// acquisition, with a context that outlives ctx's cancellation.
-func (b *backend) deleteKey(ctx context.Context, key string) {
+// acquisition, with a context that outlives ctx's cancellation, and lets its
+// name be used again once it is gone. (Should the deletion fail, the name
+// stays taken: the key dies with the session's lease.)
+func (b *backend) deleteKey(ctx context.Context, s *session, k lockKey) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	_, _ = b.client.Delete(ctx, key)
+	if _, err := b.client.Delete(ctx, k.name); err == nil {
+		s.freeKey(k)
+	}
 }
 
 // TryGrant creates the caller's key only if no key of the lock exists, in one
@@ -185,16 +189,17 @@ func (b *backend) TryGrant(ctx context.Context, key string, ttl time.Duration) (
 		mine := s.newKey(pfx)
 		resp, err := b.client.Txn(ctx).
 			If(clientv3.Compare(clientv3.CreateRevision(pfx), "=", 0).WithPrefix()).
-			Then(clientv3.OpPut(mine, "", clientv3.WithLease(s.id))).
+			Then(clientv3.OpPut(mine.name, "", clientv3.WithLease(s.id))).
 			Commit()
 		if err != nil {
-			b.deleteKey(ctx, mine)
+			b.deleteKey(ctx, s, mine)
 			return nil, createErr(s, err)
 		}
 		if !resp.Succeeded {
+			s.freeKey(mine) // not created
 			return nil, lock.ErrNotAcquired
 		}
-		return &grant{b: b, s: s, key: mine, rev: resp.Header.Revision}, nil
+		return &grant{b: b, s: s, lk: mine, key: mine.name, rev: resp.Header.Revision}, nil
 	})
 }
 
@@ -206,7 +211,7 @@ func (b *backend) WaitGrant(ctx context.Context, key string, ttl time.Duration) 
 		mine := s.newKey(pfx)
 		g, err := b.enqueueAndWait(ctx, s, pfx, mine)
 		if err != nil {
-			b.deleteKey(ctx, mine)
+			b.deleteKey(ctx, s, mine)
 			return nil, err
 		}
 		return g, nil

@@ -13,8 +13,9 @@ import (
 type grant struct {
 	b   *backend
 	s   *session
-	key string
-	rev int64 // create revision of key: the fencing token
+	lk  lockKey
+	key string // lk.name
+	rev int64  // create revision of key: the fencing token
 }
 
 var (
@@ -64,12 +65,14 @@ func (g *grant) Refresh(ctx context.Context, ttl time.Duration) error {
 	return nil
 }
 
-// Release deletes the key if it is still this grant's.
+// Release deletes the key if it is still this grant's; either way, once the
+// answer says the key is gone, its name may be used again.
 func (g *grant) Release(ctx context.Context) error {
 	resp, err := g.b.client.Txn(ctx).If(g.isMine()).Then(clientv3.OpDelete(g.key)).Commit()
 	if err != nil {
 		return err
 	}
+	g.s.freeKey(g.lk)
 	if !resp.Succeeded {
 		return fmt.Errorf("%w: etcd key %q of revision %d is gone", lock.ErrNotHeld, g.key, g.rev)
 	}

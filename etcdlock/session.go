@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -19,7 +18,9 @@ type session struct {
 	id       clientv3.LeaseID
 	ttl      time.Duration // as granted by the server; never changes
 	interval time.Duration // between keep-alives
-	seq      atomic.Uint64 // numbers the lock keys made on this session
+
+	namesMu sync.Mutex
+	inUse   map[string]map[uint64]struct{} // per queue prefix: numbers of this session's keys that may exist
 
 	mu       sync.Mutex
 	lastSent time.Time // send time of the last successful grant or keep-alive
@@ -46,6 +47,7 @@ func grantSession(ctx context.Context, client *clientv3.Client, seconds int64) (
 		lastSent: sent,
 		lost:     make(chan struct{}),
 		stopped:  make(chan struct{}),
+		inUse:    make(map[string]map[uint64]struct{}),
 	}
 	kaCtx, cancel := context.WithCancel(context.Background())
 	s.stopKeepAlive = cancel
@@ -53,9 +55,52 @@ func grantSession(ctx context.Context, client *clientv3.Client, seconds int64) (
 	return s, nil
 }
 
-// newKey returns a key under pfx that no other acquisition uses.
-func (s *session) newKey(pfx string) string {
-	return fmt.Sprintf("%s%016x-%x", pfx, int64(s.id), s.seq.Add(1))
+// lockKey is a queue key of a session: pfx, the session's lease and a number
+// that no other key of the session under pfx has while this one may exist.
+type lockKey struct {
+	pfx  string
+	num  uint64
+	name string
+}
+
+// newKey returns a key under pfx that no other acquisition uses: the
+// session's lowest number under pfx not in use. Numbers are used again once
+// their key is known to be deleted (freeKey), so that a lock taken again
+// and again by one session creates the same few keys rather than a new one
+// each time: etcd keeps every key ever created in its index until the
+// history is compacted, and a read of a queue visits all of its keys, live
+// or deleted (etcd's concurrency.Mutex names its key after the lease alone,
+// for the same reason).
+func (s *session) newKey(pfx string) lockKey {
+	s.namesMu.Lock()
+	defer s.namesMu.Unlock()
+	used := s.inUse[pfx]
+	if used == nil {
+		used = make(map[uint64]struct{})
+		s.inUse[pfx] = used
+	}
+	num := uint64(1)
+	for {
+		if _, taken := used[num]; !taken {
+			break
+		}
+		num++
+	}
+	used[num] = struct{}{}
+	return lockKey{pfx: pfx, num: num, name: fmt.Sprintf("%s%016x-%x", pfx, int64(s.id), num)}
+}
+
+// freeKey lets k's number be used again: k must be deleted on the server
+// (or never created), so that a new key of that name is a new key, with a
+// create revision of its own.
+func (s *session) freeKey(k lockKey) {
+	s.namesMu.Lock()
+	defer s.namesMu.Unlock()
+	used := s.inUse[k.pfx]
+	delete(used, k.num)
+	if len(used) == 0 {
+		delete(s.inUse, k.pfx)
+	}
 }
 
 // expiry is the earliest instant at which the server may expire the lease.

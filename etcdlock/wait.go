@@ -14,15 +14,17 @@ import (
 // queueEntry is a key in a lock's queue as a waiter sees it.
 type queueEntry struct {
 	s   *session
-	pfx string // the lock's queue prefix
-	key string // this waiter's key
-	rev int64  // its create revision
+	pfx string  // the lock's queue prefix
+	lk  lockKey // this waiter's key
+	key string  // its name
+	rev int64   // its create revision
 }
 
 // enqueueAndWait creates key mine under pfx with the session lease and waits
 // until it is the oldest key there. In one transaction it creates the key and,
 // unless the queue was empty, reads the key just before it.
-func (b *backend) enqueueAndWait(ctx context.Context, s *session, pfx, mine string) (lock.Grant, error) {
+func (b *backend) enqueueAndWait(ctx context.Context, s *session, pfx string, lk lockKey) (lock.Grant, error) {
+	mine := lk.name
 	put := clientv3.OpPut(mine, "", clientv3.WithLease(s.id))
 	lastTwo := clientv3.OpGet(pfx, clientv3.WithPrefix(), clientv3.WithKeysOnly(),
 		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortDescend), clientv3.WithLimit(2))
@@ -34,7 +36,7 @@ func (b *backend) enqueueAndWait(ctx context.Context, s *session, pfx, mine stri
 	if err != nil {
 		return nil, createErr(s, err)
 	}
-	q := queueEntry{s: s, pfx: pfx, key: mine, rev: resp.Header.Revision}
+	q := queueEntry{s: s, pfx: pfx, lk: lk, key: mine, rev: resp.Header.Revision}
 	if resp.Succeeded {
 		return q.grant(b), nil
 	}
@@ -46,7 +48,7 @@ func (b *backend) enqueueAndWait(ctx context.Context, s *session, pfx, mine stri
 }
 
 func (q queueEntry) grant(b *backend) *grant {
-	return &grant{b: b, s: q.s, key: q.key, rev: q.rev}
+	return &grant{b: b, s: q.s, lk: q.lk, key: q.key, rev: q.rev}
 }
 
 // predecessor is the key just before a waiter's in its lock's queue.
