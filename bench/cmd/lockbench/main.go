@@ -41,11 +41,11 @@ func main() {
 }
 
 type flags struct {
-	duration, duration1, hold, hold1, floorPoll, grace, warmup time.Duration
-	reps, reps1                                                int
-	ns                                                         []int
-	only, jsonPath, cpuProfile                                 string
-	list                                                       bool
+	duration, duration1, hold, hold1, floorPoll, grace, warmup, prewarm time.Duration
+	reps, reps1                                                         int
+	ns                                                                  []int
+	only, jsonPath, cpuProfile                                          string
+	list                                                                bool
 }
 
 func parseFlags() (flags, error) {
@@ -61,6 +61,7 @@ func parseFlags() (flags, error) {
 	flag.DurationVar(&f.hold1, "hold1", 0, "how long the holder keeps the lock when N = 1")
 	flag.DurationVar(&f.floorPoll, "floor-poll", time.Millisecond, "the floors poll a taken key after a random pause up to this")
 	flag.DurationVar(&f.warmup, "warmup", 300*time.Millisecond, "an unmeasured run of every cell before its measured one")
+	flag.DurationVar(&f.prewarm, "prewarm", 500*time.Millisecond, "an unmeasured run of every contender, 8 of it at once, before any cell: servers just started (ZooKeeper's JVM, above all) are slower for their first seconds")
 	flag.DurationVar(&f.grace, "grace", 15*time.Second, "how long a cell may take to wind down after its end")
 	flag.StringVar(&f.jsonPath, "json", "", "write JSON lines (every repetition, then the medians) to this file")
 	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -138,6 +139,12 @@ func run() error {
 	m.LoadStart = loadAvg()
 
 	runID := time.Now().UnixNano() % 1e9
+	if f.prewarm > 0 {
+		m.Prewarm = f.prewarm.String()
+		if err := prewarm(ctx, e, chosen, f, runID); err != nil {
+			return err
+		}
+	}
 	results := map[string][]cellResult{}
 	var order []string
 	for rep := 1; rep <= max(f.reps, f.reps1); rep++ {
@@ -184,6 +191,24 @@ func run() error {
 	bad := printTargets(os.Stdout, medians)
 	if bad > 0 {
 		return fmt.Errorf("%d cells saw overlapping holders or non-increasing fencing tokens", bad)
+	}
+	return nil
+}
+
+// prewarm runs every contender of chosen, 8 of it at once, for f.prewarm,
+// unmeasured: each in turn, so that every server has run each client's
+// requests for a while before the first measured cell.
+func prewarm(ctx context.Context, e *env, chosen []spec, f flags, runID int64) error {
+	for _, s := range chosen {
+		fmt.Fprintf(os.Stderr, "prewarm %s for %v\n", s.name, f.prewarm)
+		cfg := cellConfig{spec: s, n: 8, duration: f.prewarm, hold: f.hold, grace: f.grace,
+			key: fmt.Sprintf("lb%d-prewarm-%s", runID, keySafe(s.name))}
+		if _, err := runCell(ctx, e, cfg); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("prewarm of %s: %w", s.name, err)
+		}
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ type machine struct {
 	Ns        []int             `json:"ns"`
 	Hold      string            `json:"hold"`
 	Hold1     string            `json:"hold_n1"`
+	Prewarm   string            `json:"prewarm_per_contender,omitempty"`
 }
 
 func describeMachine(ctx context.Context, e *env, chosen []spec) machine {
@@ -125,8 +126,12 @@ func printMachine(w io.Writer, m machine) {
 	}
 	fmt.Fprintf(w, "machine: %s, %d cores, %.1f GiB, Linux %s, %s\n", m.CPU, m.Cores, m.MemoryGiB, m.Kernel, m.Go)
 	fmt.Fprintf(w, "servers (loopback): %s\n", strings.Join(servers, ", "))
-	fmt.Fprintf(w, "run: %s to %s, N>1: %d reps of %s, N=1: %d reps of %s, interleaved (ops/s and CPU/op pooled, others medians), hold %s at N>1 (%s at N=1), load avg %s -> %s\n\n",
-		m.Started, m.Finished, m.Reps, m.Duration, m.Reps1, m.Duration1, m.Hold, m.Hold1, m.LoadStart, m.LoadEnd)
+	prewarm := "no prewarm"
+	if m.Prewarm != "" {
+		prewarm = "every contender prewarmed " + m.Prewarm
+	}
+	fmt.Fprintf(w, "run: %s to %s, %s, N>1: %d reps of %s, N=1: %d reps of %s, interleaved (ops/s and CPU/op pooled, others medians), hold %s at N>1 (%s at N=1), load avg %s -> %s\n\n",
+		m.Started, m.Finished, prewarm, m.Reps, m.Duration, m.Reps1, m.Duration1, m.Hold, m.Hold1, m.LoadStart, m.LoadEnd)
 }
 
 // us prints microseconds as µs or ms.
