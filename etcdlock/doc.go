@@ -6,11 +6,15 @@
 // use, kept alive in the background, shared by every lock of that Locker with
 // that TTL, and granted anew for later acquisitions when it dies. A lock on key
 // is a key <prefix>/<escaped key>/<lease id hex>-<n> attached to the session
-// lease. Holders and waiters queue by create revision: the oldest key holds
-// the lock, and each waiter watches only the deletion of the key just before
-// its own, from the current revision, so a release wakes exactly one waiter at
-// once (no herd, and none of the 100 ms catch-up of watches that start at an
-// old revision). Even such a watch can start out behind when etcd registers
+// lease, where n is the session's lowest number not in use on that lock: a
+// name is used again once its key is deleted, so a lock taken again and again
+// adds no key to etcd's index, which keeps every key ever created until the
+// history is compacted and which every read of a queue walks. Holders and
+// waiters queue by create revision: the oldest key holds the lock, and each
+// waiter watches only the deletion of the key just before its own, from the
+// current revision, so a release wakes exactly one waiter at once (no herd,
+// and none of the 100 ms catch-up of watches that start at an old
+// revision). Even such a watch can start out behind when etcd registers
 // it while applying a write (it reads the revision first), so each new watch
 // is probed: a put on the predecessor that keeps its value, lease and create
 // revision (only its mod revision and version change). A watch that does not
