@@ -2,6 +2,7 @@ package redlock
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -140,4 +141,19 @@ func commandCalls(stats, cmd string) int64 {
 		return n
 	}
 	return 0
+}
+
+// The scripts take a waiter's Locker id from the first idLen characters of
+// its token, and waiterToken puts it there.
+func TestScriptsReadTheHubIDLength(t *testing.T) {
+	want := fmt.Sprintf("string.sub(head, 1, %d)", idLen)
+	for name, src := range map[string]string{"queue.lua": queueSrc, "quorum_queue.lua": quorumQueueSrc, "quorum_acquire.lua": quorumAcquireSrc} {
+		if !strings.Contains(src, want) {
+			t.Errorf("%s does not take the Locker id as %s", name, want)
+		}
+	}
+	h := newHub(nil, 1)
+	if tok := h.waiterToken(); len(h.id) != idLen || !strings.HasPrefix(tok, h.id) || len(tok) <= idLen {
+		t.Errorf("hub id %q (want %d characters), waiter token %q (want it to start with the id)", h.id, idLen, tok)
+	}
 }

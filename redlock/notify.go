@@ -56,7 +56,8 @@ type shardRouter interface {
 }
 
 // idLen is the length of a hub id, which the scripts take from the start of
-// a waiter's token (string.sub(head, 1, 16)).
+// a waiter's token: string.sub(head, 1, 16) in queue.lua, quorum_queue.lua
+// and quorum_acquire.lua, which must change with it.
 const idLen = 16
 
 func newHub(sources []Client, need int) *hub {

@@ -51,7 +51,7 @@ local function queue()
 	-- holder's grant.
 	function q.reserve(lock, wake, head, deadline, now)
 		redis.call('SET', lock, head, 'PX', deadline - now)
-		redis.call('PUBLISH', wake .. string.sub(head, 1, 16), head)
+		redis.call('PUBLISH', wake .. string.sub(head, 1, 16), head) -- 16: idLen in notify.go
 	end
 
 	-- hand_over reserves the free lock for the live head of the queue, if

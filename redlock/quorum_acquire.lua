@@ -38,7 +38,7 @@ if not holder then
 	if dropped then
 		-- The lock is free and its dead heads are gone: the new head may
 		-- not have heard of it.
-		redis.call('PUBLISH', ARGV[6] .. string.sub(head, 1, 16), head)
+		redis.call('PUBLISH', ARGV[6] .. string.sub(head, 1, 16), head) -- 16: idLen in notify.go
 	end
 end
 local wait = tonumber(ARGV[5])

@@ -62,7 +62,7 @@ local function queue()
 		end
 		local head = q.live_head(qk, qd)
 		if head and head ~= w then
-			redis.call('PUBLISH', wake .. string.sub(head, 1, 16), head)
+			redis.call('PUBLISH', wake .. string.sub(head, 1, 16), head) -- 16: idLen in notify.go
 		end
 	end
 
