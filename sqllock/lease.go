@@ -62,8 +62,12 @@ const minQueueTTL = 30 * time.Millisecond
 // followed by "_waiters"), one row per waiting Acquire, gone once it is
 // granted or gives up: grants follow the queue (FIFO), a release wakes only
 // the head of its key's queue, and a TryAcquire fails while a live waiter
-// is queued. A lease table made before the queue existed needs EnsureSchema
-// (or the queue's statement of Schema) again.
+// is queued. A lease table made before the queue existed, or a queue made
+// before its listener column (each waiter's wake channel), needs
+// EnsureSchema (or the statements of Schema) again. Lockers from before that
+// column listened on a channel named after the table; releases still notify
+// there for waiters queued without a channel. Mixing the two is safe, but a
+// new waiter released by an old Locker learns of it only at its next poll.
 type LeaseLocker struct {
 	*lock.Client
 	b *leaseBackend
@@ -99,7 +103,7 @@ func NewLeaseLocker(db *sql.DB, d sqldialect.Dialect, cfg LeaseConfig, defaults 
 	pg := &pgLeaseBackend{leaseBackend: b, queueTTL: cfg.QueueTTL}
 	pg.makeAttemptSQL()
 	if !cfg.PollOnly {
-		pg.listener = newListener(db, table)
+		pg.listener = newListener(db)
 	}
 	return &LeaseLocker{Client: lock.New(pg, defaults...), b: b}, nil
 }
@@ -117,13 +121,18 @@ func (l *LeaseLocker) Schema() []string {
 	expires_at timestamptz NOT NULL
 )`,
 			// The waiters of each key in the order of their tickets (drawn
-			// from the token sequence); deadline is renewed while they wait.
+			// from the token sequence); deadline is renewed while they wait;
+			// listener is the NOTIFY channel of the waiter's Locker (NULL
+			// when it polls only).
 			"CREATE TABLE IF NOT EXISTS " + l.b.waiters + ` (
 	lock_key text COLLATE "C" NOT NULL,
 	ticket   bigint NOT NULL,
 	deadline timestamptz NOT NULL,
+	listener text,
 	PRIMARY KEY (lock_key, ticket)
 )`,
+			// Waiter tables made before the listener column.
+			"ALTER TABLE " + l.b.waiters + " ADD COLUMN IF NOT EXISTS listener text",
 		}
 	}
 	return []string{

@@ -62,12 +62,14 @@ func (b *pgLeaseBackend) attempt(ctx context.Context, key string, ttl time.Durat
 	var token, queued sql.NullInt64
 	var ignored1 sql.NullInt64
 	var ignored2 sql.NullFloat64
+	var ignored3 sql.NullString
 	var queueMicros int64
 	if queue > 0 {
 		queueMicros = micros(queue)
 	}
 	sent := time.Now()
-	err := b.db.QueryRowContext(ctx, b.attemptSQL(ticket != 0, queue > 0), key, micros(ttl), ticket, queueMicros).Scan(&token, &queued, &ignored1, &ignored2)
+	err := b.db.QueryRowContext(ctx, b.attemptSQL(ticket != 0, queue > 0), key, micros(ttl), ticket, queueMicros, b.wakeChannel()).
+		Scan(&token, &queued, &ignored1, &ignored2, &ignored3)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, nil // the plain grant (no ticket, no queueing) found key taken
 	}
@@ -82,7 +84,8 @@ func (b *pgLeaseBackend) attempt(ctx context.Context, key string, ttl time.Durat
 
 // attemptSQL is the statement of attempt, without the parts a caller with
 // no ticket or no wish to queue does not need: $1 key, $2 TTL and $4 queue
-// TTL in microseconds, $3 ticket.
+// TTL in microseconds, $3 ticket, $5 the Locker's wake channel (NULL when
+// polling only).
 func (b *pgLeaseBackend) attemptSQL(ticketed, queue bool) string {
 	i := 0
 	if ticketed {
@@ -108,7 +111,7 @@ WHERE NOT EXISTS (
 ON CONFLICT (lock_key) DO UPDATE
 SET token = nextval('` + b.seq + `'), expires_at = clock_timestamp() + $2::float8 * interval '1 microsecond'
 WHERE l.expires_at <= clock_timestamp()
-RETURNING token, NULL::bigint, $3::bigint, $4::float8`
+RETURNING token, NULL::bigint, $3::bigint, $4::float8, $5::text`
 			continue
 		}
 		ahead := ""
@@ -140,18 +143,18 @@ RETURNING token, NULL::bigint, $3::bigint, $4::float8`
 				place = "nextval('" + b.seq + "')"
 			}
 			q += `, queued AS (
-	INSERT INTO ` + b.waiters + ` AS w (lock_key, ticket, deadline)
-	SELECT $1, ` + place + `, clock_timestamp() + $4::float8 * interval '1 microsecond'
+	INSERT INTO ` + b.waiters + ` AS w (lock_key, ticket, deadline, listener)
+	SELECT $1, ` + place + `, clock_timestamp() + $4::float8 * interval '1 microsecond', $5::text
 	WHERE NOT EXISTS (SELECT 1 FROM granted)
-	ON CONFLICT (lock_key, ticket) DO UPDATE SET deadline = EXCLUDED.deadline
+	ON CONFLICT (lock_key, ticket) DO UPDATE SET deadline = EXCLUDED.deadline, listener = EXCLUDED.listener
 	RETURNING ticket
 )`
 			queued = "(SELECT ticket FROM queued)"
 		}
 		// Unused parameters are still typed, so that every variant takes
-		// the same four arguments.
+		// the same five arguments.
 		b.attemptSQLs[i] = q + `
-SELECT (SELECT token FROM granted), ` + queued + `, $3::bigint, $4::float8`
+SELECT (SELECT token FROM granted), ` + queued + `, $3::bigint, $4::float8, $5::text`
 	}
 }
 
@@ -162,8 +165,8 @@ func (b *pgLeaseBackend) leave(ctx context.Context, key string, ticket int64) er
 	_, err := b.db.ExecContext(ctx, `WITH gone AS (
 	DELETE FROM `+b.waiters+` WHERE lock_key = $1 AND ticket = $2
 )
-SELECT pg_notify($3, h.ticket::text)
-FROM (SELECT ticket FROM `+b.waiters+`
+SELECT pg_notify(COALESCE(h.listener, $3), h.ticket::text)
+FROM (SELECT ticket, listener FROM `+b.waiters+`
 	WHERE lock_key = $1 AND ticket > $2 AND deadline > clock_timestamp()
 	ORDER BY ticket LIMIT 1) h
 WHERE NOT EXISTS (SELECT 1 FROM `+b.waiters+`
@@ -181,15 +184,15 @@ WHERE lock_key = $1 AND token = $2 AND expires_at > clock_timestamp()`, g.key, i
 }
 
 // pgRelease ends the lease (the row stays, expired) and notifies the live
-// head of key's queue, by its ticket, in the same statement: one release
-// wakes one waiter.
+// head of key's queue, by its ticket, on its Locker's channel, in the same
+// statement: one release wakes one waiter, and reaches one Locker.
 func (g *leaseGrant) pgRelease(ctx context.Context) error {
 	res, err := g.b.db.ExecContext(ctx, `WITH released AS (
 	UPDATE `+g.b.table+` SET expires_at = '-infinity'
 	WHERE lock_key = $1 AND token = $2 AND expires_at > clock_timestamp()
 	RETURNING lock_key
 )
-SELECT (SELECT pg_notify($3, ticket::text) FROM `+g.b.waiters+`
+SELECT (SELECT pg_notify(COALESCE(listener, $3), ticket::text) FROM `+g.b.waiters+`
 	WHERE lock_key = $1 AND deadline > clock_timestamp()
 	ORDER BY ticket LIMIT 1)
 FROM released`, g.key, int64(g.token), channelName(g.b.table))
@@ -212,5 +215,16 @@ func (g *leaseGrant) oneRow(res sql.Result, err error) error {
 	return nil
 }
 
-// channel is the NOTIFY channel of the lease table.
+// channel is the NOTIFY channel of the lease table, on which releases wake
+// waiters queued without a channel of their own (by Lockers from before
+// wake channels per Locker, which listen there).
 func (b *pgLeaseBackend) channel() string { return channelName(b.table) }
+
+// wakeChannel is the NOTIFY channel this Locker's waiters are woken on, or
+// NULL when it polls only.
+func (b *pgLeaseBackend) wakeChannel() sql.NullString {
+	if b.listener == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: b.listener.channel, Valid: true}
+}

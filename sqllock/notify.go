@@ -2,8 +2,10 @@ package sqllock
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -19,9 +21,12 @@ import (
 // listener is the LISTEN side of a PostgreSQL LeaseLocker: one connection,
 // taken from the pool while at least one Acquire waits and given back
 // (closed) once none has waited for listenLinger, shared by all waiters of
-// the Locker. A release notifies the ticket of the head of its key's queue;
-// the listener wakes the waiter holding that ticket, if it is one of its
-// own, and no other: one release wakes one waiter in all processes.
+// the Locker. It listens on a channel of its own (wakeChannelPrefix and a
+// random id), which its waiters' queue rows name; a release notifies the
+// ticket of the head of its key's queue on the head's channel, and the
+// listener wakes the waiter holding that ticket: one release wakes one
+// waiter, and one Locker hears of it. (A channel per lease table, as
+// before, sent every release to every Locker with a waiter.)
 type listener struct {
 	db      *sql.DB
 	channel string
@@ -43,8 +48,13 @@ type listenSession struct {
 	done   chan struct{}
 }
 
-func newListener(db *sql.DB, table string) *listener {
-	return &listener{db: db, channel: channelName(table), waiters: make(map[int64]chan struct{})}
+// wakeChannelPrefix starts the name of every Locker's wake channel.
+const wakeChannelPrefix = "racefree_wake_"
+
+func newListener(db *sql.DB) *listener {
+	var id [8]byte
+	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return &listener{db: db, channel: wakeChannelPrefix + hex.EncodeToString(id[:]), waiters: make(map[int64]chan struct{})}
 }
 
 // channelName is the NOTIFY channel of a lease table: its name, unquoted.

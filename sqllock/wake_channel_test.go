@@ -1,0 +1,132 @@
+package sqllock
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// waitingListeners returns the wake channels and tickets of key's queue on
+// PostgreSQL, head first.
+func waitingListeners(t *testing.T, db database, key string) (channels []string, tickets []int64) {
+	t.Helper()
+	rows, err := db.open(t).QueryContext(testCtx(t),
+		"SELECT coalesce(listener, ''), ticket FROM racefree_locks_waiters WHERE lock_key = $1 ORDER BY ticket", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c string
+		var ticket int64
+		if err := rows.Scan(&c, &ticket); err != nil {
+			t.Fatal(err)
+		}
+		channels, tickets = append(channels, c), append(tickets, ticket)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return channels, tickets
+}
+
+// A release notifies the one Locker whose waiter heads the queue, on that
+// Locker's own channel, not every Locker listening on the lease table: one
+// notification per release, however many Lockers wait.
+func TestLeaseReleaseReachesOnlyTheHeadsLocker(t *testing.T) {
+	db := databases[0]
+	cfg := LeaseConfig{QueueTTL: time.Minute}
+	pool := db.open(t)
+	k := "wake-channel"
+	holder := newLeaseLocker(t, db, cfg)
+	lease, err := holder.Acquire(testCtx(t), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const lockers = 3
+	got := make(chan granted, lockers)
+	for i := range lockers {
+		l := newLeaseLocker(t, db, cfg)
+		go func() {
+			lease, err := l.Acquire(ctx, k)
+			got <- granted{who: i, lease: lease, err: err}
+		}()
+		waitQueueLen(t, pool, k, i+1)
+	}
+	channels, tickets := waitingListeners(t, db, k)
+	seen := map[string]bool{}
+	for _, c := range channels {
+		if !strings.HasPrefix(c, wakeChannelPrefix) || seen[c] {
+			t.Fatalf("wake channels of %d Lockers' waiters: %q, want one of its own each", lockers, channels)
+		}
+		seen[c] = true
+	}
+
+	// A spy on every waiting Locker's channel and on the table's.
+	spy, err := pgx.Connect(testCtx(t), db.dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spy.Close(context.Background())
+	for _, c := range append(channels, channelName("racefree_locks")) {
+		if _, err := spy.Exec(testCtx(t), "LISTEN "+pgx.Identifier{c}.Sanitize()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := lease.Release(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(testCtx(t), 5*time.Second)
+	n, err := spy.WaitForNotification(wctx)
+	wcancel()
+	if err != nil {
+		t.Fatalf("no notification after the release: %v", err)
+	}
+	if want := strconv.FormatInt(tickets[0], 10); n.Channel != channels[0] || n.Payload != want {
+		t.Fatalf("notification %q on %s, want the head's ticket %s on its Locker's channel %s", n.Payload, n.Channel, want, channels[0])
+	}
+	wctx, wcancel = context.WithTimeout(testCtx(t), 200*time.Millisecond)
+	n, err = spy.WaitForNotification(wctx)
+	wcancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a second notification for one release: %+v, %v", n, err)
+	}
+	select {
+	case g := <-got:
+		if g.err != nil || g.who != 0 {
+			t.Fatalf("after the release: waiter %d, %v; want waiter 0 granted", g.who, g.err)
+		}
+		if err := g.lease.Release(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the head was not granted after its notification")
+	}
+	cancel()
+}
+
+// EnsureSchema adds the listener column to a waiter table made before it.
+func TestLeaseEnsureSchemaAddsListenerColumn(t *testing.T) {
+	db := databases[0]
+	l := newLeaseLocker(t, db, LeaseConfig{})
+	pool := db.open(t)
+	mustExec(t, pool, db.dialect, "ALTER TABLE racefree_locks_waiters DROP COLUMN listener")
+	if err := l.EnsureSchema(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := pool.QueryRowContext(testCtx(t), `SELECT count(*) FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = 'racefree_locks_waiters' AND column_name = 'listener'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("listener column after EnsureSchema: %d, want 1", n)
+	}
+}
