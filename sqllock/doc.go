@@ -28,10 +28,10 @@
 // PostgreSQL waiters queue in a second table, in ticket order: a grant goes
 // only to the live head of the queue, a release notifies (LISTEN/NOTIFY)
 // the head's ticket on the channel of the head's Locker, which its queue row
-// names, so that one release wakes one waiter and reaches one process; and
-// waiters renew their place while they wait, so that one whose process died
-// is passed over at its deadline (LeaseConfig.QueueTTL).
-// On MariaDB waiters poll with jittered backoff.
+// names, so that one release wakes one waiter and reaches one client
+// process; and waiters renew their place while they wait, so that one whose
+// process died is passed over at its deadline (LeaseConfig.QueueTTL). On
+// MariaDB waiters poll with jittered backoff.
 //
 // AdvisoryLocker holds a session advisory lock (pg_advisory_lock, GET_LOCK)
 // on a connection of its own per lease: fast and table-free, but without

@@ -110,7 +110,11 @@ func NewLeaseLocker(db *sql.DB, d sqldialect.Dialect, cfg LeaseConfig, defaults 
 
 // Schema returns the statements that create the lease table, its sequence
 // and, on PostgreSQL, its waiter queue, for a migration. EnsureSchema runs
-// them.
+// them. The last PostgreSQL statement adds the queue's listener column to a
+// queue made before it; until it has run there, Acquire and Release fail on
+// that table. (ALTER TABLE locks the queue for a moment even when the column
+// exists, and needs its owner: EnsureSchema runs it only when the column is
+// missing.)
 func (l *LeaseLocker) Schema() []string {
 	if l.b.d == sqldialect.Postgres {
 		return []string{
@@ -132,7 +136,7 @@ func (l *LeaseLocker) Schema() []string {
 	PRIMARY KEY (lock_key, ticket)
 )`,
 			// Waiter tables made before the listener column.
-			"ALTER TABLE " + l.b.waiters + " ADD COLUMN IF NOT EXISTS listener text",
+			l.addListenerColumn(),
 		}
 	}
 	return []string{
@@ -147,10 +151,27 @@ func (l *LeaseLocker) Schema() []string {
 	}
 }
 
+// addListenerColumn is the statement of Schema that adds the listener column
+// to a PostgreSQL waiter queue made before it.
+func (l *LeaseLocker) addListenerColumn() string {
+	return "ALTER TABLE " + l.b.waiters + " ADD COLUMN IF NOT EXISTS listener text"
+}
+
 // EnsureSchema creates the tables and the sequence of Schema if they do not
-// exist.
+// exist, and adds the listener column to a PostgreSQL queue that lacks it.
 func (l *LeaseLocker) EnsureSchema(ctx context.Context) error {
 	for _, stmt := range l.Schema() {
+		if l.b.d == sqldialect.Postgres && stmt == l.addListenerColumn() {
+			var has bool
+			err := l.b.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute
+WHERE attrelid = to_regclass($1) AND attname = 'listener' AND NOT attisdropped)`, l.b.waiters).Scan(&has)
+			if err != nil {
+				return fmt.Errorf("sqllock: inspect lease schema: %w", err)
+			}
+			if has {
+				continue
+			}
+		}
 		if _, err := l.b.db.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("sqllock: create lease schema: %w", err)
 		}

@@ -25,7 +25,7 @@ import (
 // random id), which its waiters' queue rows name; a release notifies the
 // ticket of the head of its key's queue on the head's channel, and the
 // listener wakes the waiter holding that ticket: one release wakes one
-// waiter, and one Locker hears of it. (A channel per lease table, as
+// waiter, and one client process hears of it. (A channel per lease table, as
 // before, sent every release to every Locker with a waiter.)
 type listener struct {
 	db      *sql.DB

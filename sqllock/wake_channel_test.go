@@ -130,3 +130,56 @@ WHERE table_schema = current_schema() AND table_name = 'racefree_locks_waiters' 
 		t.Fatalf("listener column after EnsureSchema: %d, want 1", n)
 	}
 }
+
+// A waiter queued without a channel of its own (a polling Locker's, or an
+// older Locker's) is notified on the lease table's channel, where older
+// Lockers listen.
+func TestLeaseReleaseNotifiesAChannellessHeadOnTheTableChannel(t *testing.T) {
+	db := databases[0]
+	k := "wake-table-channel"
+	holder := newLeaseLocker(t, db, LeaseConfig{QueueTTL: time.Minute})
+	lease, err := holder.Acquire(testCtx(t), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	poller := newLeaseLocker(t, db, LeaseConfig{QueueTTL: time.Minute, PollOnly: true})
+	done := make(chan error, 1)
+	go func() {
+		l, err := poller.Acquire(ctx, k)
+		if err == nil {
+			err = l.Release(context.Background())
+		}
+		done <- err
+	}()
+	waitQueueLen(t, db.open(t), k, 1)
+	channels, tickets := waitingListeners(t, db, k)
+	if channels[0] != "" {
+		t.Fatalf("a polling Locker's waiter queued with channel %q, want none", channels[0])
+	}
+	spy, err := pgx.Connect(testCtx(t), db.dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spy.Close(context.Background())
+	table := channelName("racefree_locks")
+	if _, err := spy.Exec(testCtx(t), "LISTEN "+pgx.Identifier{table}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	if err := lease.Release(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(testCtx(t), 5*time.Second)
+	defer wcancel()
+	n, err := spy.WaitForNotification(wctx)
+	if err != nil {
+		t.Fatalf("no notification on the table's channel: %v", err)
+	}
+	if want := strconv.FormatInt(tickets[0], 10); n.Channel != table || n.Payload != want {
+		t.Fatalf("notification %q on %s, want the head's ticket %s on %s", n.Payload, n.Channel, want, table)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("polling waiter: %v", err)
+	}
+}
