@@ -238,7 +238,7 @@ func TestReleaseReachesOnlyTheHeadsLocker(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the head was not granted after its wake-up")
 	}
-	cancel()
+	cancel() // the other waiters leave the queue
 }
 
 func sum(m map[string]int64) int64 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,12 +53,25 @@ func TestLeaseReleaseReachesOnlyTheHeadsLocker(t *testing.T) {
 	defer cancel()
 	const lockers = 3
 	got := make(chan granted, lockers)
+	var wg sync.WaitGroup
+	// However the test ends, the waiters leave (or take the key and give it
+	// back) before its schema is dropped.
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		close(got)
+		for g := range got {
+			if g.err == nil {
+				_ = g.lease.Release(context.Background())
+			}
+		}
+	})
 	for i := range lockers {
 		l := newLeaseLocker(t, db, cfg)
-		go func() {
+		wg.Go(func() {
 			lease, err := l.Acquire(ctx, k)
 			got <- granted{who: i, lease: lease, err: err}
-		}()
+		})
 		waitQueueLen(t, pool, k, i+1)
 	}
 	channels, tickets := waitingListeners(t, db, k)
@@ -109,7 +123,6 @@ func TestLeaseReleaseReachesOnlyTheHeadsLocker(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the head was not granted after its notification")
 	}
-	cancel()
 }
 
 // EnsureSchema adds the listener column to a waiter table made before it.
@@ -146,13 +159,15 @@ func TestLeaseReleaseNotifiesAChannellessHeadOnTheTableChannel(t *testing.T) {
 	defer cancel()
 	poller := newLeaseLocker(t, db, LeaseConfig{QueueTTL: time.Minute, PollOnly: true})
 	done := make(chan error, 1)
-	go func() {
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() }) // before the schema is dropped
+	wg.Go(func() {
 		l, err := poller.Acquire(ctx, k)
 		if err == nil {
 			err = l.Release(context.Background())
 		}
 		done <- err
-	}()
+	})
 	waitQueueLen(t, db.open(t), k, 1)
 	channels, tickets := waitingListeners(t, db, k)
 	if channels[0] != "" {
