@@ -41,7 +41,7 @@ type hub struct {
 	closing chan struct{}
 	routes  map[subscriber]*route
 	tokens  map[string]chan struct{} // per owner token or waiter id: waiters
-	waited  map[string]time.Time     // per lock name: when a waiter last subscribed for it
+	waited  map[string]time.Time     // per lock name: when a waiter of it last subscribed or left
 }
 
 // subscriber opens a PubSub: a Client, or the shard of a Ring that holds a key.
@@ -153,16 +153,16 @@ func (h *hub) subscribe(ctx context.Context, n names, token string) (<-chan stru
 	return ready, stop, nil
 }
 
-// waitedLately reports whether a waiter subscribed for lock within
+// waitedLately reports whether a waiter of lock subscribed or left within
 // idleLinger of now. h.mu must be held.
 func (h *hub) waitedLately(lock string, now time.Time) bool {
 	t, ok := h.waited[lock]
 	return ok && now.Sub(t) < idleLinger
 }
 
-// noteWaited records a waiter subscribing for lock at now, keeping at most
-// maxIdle locks: stale entries go first, then arbitrary ones. h.mu must be
-// held.
+// noteWaited records a waiter of lock subscribing or leaving at now, keeping
+// at most maxIdle locks: stale entries go first, then arbitrary ones. h.mu
+// must be held.
 func (h *hub) noteWaited(lock string, now time.Time) {
 	h.waited[lock] = now
 	if len(h.waited) <= maxIdle {
