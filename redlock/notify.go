@@ -85,19 +85,18 @@ func (h *hub) waiterToken() string { return h.id + newToken() }
 // deployment, its waiter id on a quorum), which the scripts publish when the
 // waiter has become the queue's head; token must come from waiterToken. It
 // returns once the hub's channel is subscribed on enough of the routes that
-// hear releases of key that a release cannot be missed (or after
+// hear releases of the lock n that a release cannot be missed (or after
 // confirmWait, leaving the rest to the poll).
-func (h *hub) SubscribeToken(ctx context.Context, key, token string) (<-chan struct{}, func(), error) {
-	return h.subscribe(ctx, namesOf(key), token)
+func (h *hub) SubscribeToken(ctx context.Context, n names, token string) (<-chan struct{}, func(), error) {
+	return h.subscribe(ctx, n, token)
 }
 
 // SubscribeTokenIfConfirmed subscribes like SubscribeToken, but only for a
-// key this hub's waiters waited for lately (within idleLinger: a contended
+// lock this hub's waiters waited for lately (within idleLinger: a contended
 // key, whose first attempt would fail) and only if the hub's channel is
-// confirmed already on enough of key's routes, so that it does no I/O and
-// does not wait (ok false otherwise, and nothing was subscribed).
-func (h *hub) SubscribeTokenIfConfirmed(ctx context.Context, key, token string) (<-chan struct{}, func(), bool) {
-	n := namesOf(key)
+// confirmed already on enough of its routes, so that it does no I/O and does
+// not wait (ok false otherwise, and nothing was subscribed).
+func (h *hub) SubscribeTokenIfConfirmed(ctx context.Context, n names, token string) (<-chan struct{}, func(), bool) {
 	h.mu.Lock()
 	if h.closed || !h.waitedLately(n.lock, time.Now()) {
 		h.mu.Unlock()
@@ -151,6 +150,14 @@ func (h *hub) subscribe(ctx context.Context, n names, token string) (<-chan stru
 		return nil, nil, err
 	}
 	return ready, stop, nil
+}
+
+// contended reports whether a waiter of the lock n subscribed or left
+// lately (see SubscribeTokenIfConfirmed), without subscribing anything.
+func (h *hub) contended(n names) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return !h.closed && h.waitedLately(n.lock, time.Now())
 }
 
 // waitedLately reports whether a waiter of lock subscribed or left within

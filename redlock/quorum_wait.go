@@ -24,7 +24,7 @@ func (q *quorum) waiterTTL() time.Duration { return 3 * q.opts.queuePoll }
 func (q *quorum) WaitGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
 	n := namesOf(key)
 	w := waiter{id: q.hub.waiterToken(), ticket: time.Now().UnixMicro(), wait: q.waiterTTL()}
-	ready, stop, ok := q.hub.SubscribeTokenIfConfirmed(ctx, key, w.id)
+	ready, stop, ok := q.hub.SubscribeTokenIfConfirmed(ctx, n, w.id)
 	if !ok {
 		g, err := q.attempt(ctx, n, ttl, w)
 		if !errors.Is(err, lock.ErrNotAcquired) {
@@ -34,7 +34,7 @@ func (q *quorum) WaitGrant(ctx context.Context, key string, ttl time.Duration) (
 			return g, err
 		}
 		w.queued = true
-		ready, stop, err = q.hub.SubscribeToken(ctx, key, w.id)
+		ready, stop, err = q.hub.SubscribeToken(ctx, n, w.id)
 		if err != nil {
 			q.leave(ctx, n, w)
 			return nil, err

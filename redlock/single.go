@@ -68,17 +68,30 @@ func (s *single) TryGrant(ctx context.Context, key string, ttl time.Duration) (l
 // wait leaves the queue (leave.lua).
 func (s *single) WaitGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
 	n := namesOf(key)
-	token := s.hub.waiterToken()
 	// On a key this Locker waited for lately, with its channel subscribed
 	// still, the caller queues at once (acquire.lua grants a free key as
 	// well), without the first attempt's round trip.
-	ready, stop, subscribed := s.hub.SubscribeTokenIfConfirmed(ctx, key, token)
+	var (
+		token      string
+		ready      <-chan struct{}
+		stop       func()
+		subscribed bool
+	)
+	if s.hub.contended(n) {
+		token = s.hub.waiterToken()
+		ready, stop, subscribed = s.hub.SubscribeTokenIfConfirmed(ctx, n, token)
+	}
 	if !subscribed {
-		g, err := s.fastAttempt(ctx, n, token, ttl)
+		// The first attempt never queues: a plain token will do, and a
+		// waiter's token is made only for a caller that queues.
+		g, err := s.fastAttempt(ctx, n, newToken(), ttl)
 		if !errors.Is(err, lock.ErrNotAcquired) {
 			return g, err
 		}
-		if ready, stop, err = s.hub.SubscribeToken(ctx, key, token); err != nil {
+		if token == "" {
+			token = s.hub.waiterToken()
+		}
+		if ready, stop, err = s.hub.SubscribeToken(ctx, n, token); err != nil {
 			return nil, err // not queued yet: nothing to leave
 		}
 	}
