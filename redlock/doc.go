@@ -5,8 +5,8 @@
 // # Single deployment
 //
 // A free key costs one round trip: one EVALSHA of take.lua runs SET {key}
-// token NX PX ttl with a random 16-byte token (an Acquire's token also starts
-// with its Locker's 8-byte id, see below) and, if that took the key,
+// token NX PX ttl with a random 16-byte token (a queued waiter's token also
+// starts with its Locker's 8-byte id, see below) and, if that took the key,
 // INCR {key}:fence, whose value is the lease's fencing token. The counter
 // never expires: a counter that expired would start again at 1 and issue
 // tokens lower than ones in use (it costs one small key per distinct lock
