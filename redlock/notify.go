@@ -104,7 +104,7 @@ func (h *hub) SubscribeTokenIfConfirmed(ctx context.Context, n names, token stri
 	}
 	confirmed := 0
 	for _, r := range h.routesLocked(n.lock) {
-		if r.isConfirmed(h.channel) {
+		if r.isConfirmed() {
 			confirmed++
 		}
 	}
@@ -134,17 +134,10 @@ func (h *hub) subscribe(ctx context.Context, n names, token string) (<-chan stru
 
 	confirms := make([]<-chan struct{}, len(routes))
 	for i, r := range routes {
-		confirms[i] = r.ensure(ctx, h.channel)
+		confirms[i] = r.ensure(ctx)
 	}
 	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			h.leave(n.lock, token)
-			for _, r := range routes {
-				r.release(h.channel)
-			}
-		})
-	}
+	stop := func() { once.Do(func() { h.leave(n.lock, token) }) }
 	if err := h.waitConfirmed(ctx, confirms); err != nil {
 		stop()
 		return nil, nil, err

@@ -11,126 +11,71 @@ import (
 
 const (
 	// idleLinger is how long a key counts as contended after its last
-	// waiter (see hub.SubscribeTokenIfConfirmed), and how long an unused
-	// channel of a route would stay subscribed. A route has one channel, its
-	// hub's; stamped idle at every release, it stays subscribed until the
-	// hub closes.
+	// waiter (see hub.SubscribeTokenIfConfirmed).
 	idleLinger = 30 * time.Second
 	// maxIdle bounds the keys a hub remembers as contended.
 	maxIdle = 256
-	// subscribeTimeout bounds a SUBSCRIBE or UNSUBSCRIBE write.
+	// subscribeTimeout bounds a SUBSCRIBE write.
 	subscribeTimeout = time.Second
 )
 
-// route is one PubSub connection of a hub and the channels subscribed on it.
+// route is one PubSub connection of a hub, on which the hub's own channel is
+// subscribed at its first waiter and stays subscribed until the hub closes
+// (one channel per Locker, whatever the keys: nothing to unsubscribe).
 type route struct {
 	hub        *hub
 	ps         *redis.PubSub
 	readerDone chan struct{}
 
-	mu   sync.Mutex // guards subs; serialises SUBSCRIBE and UNSUBSCRIBE
-	subs map[string]*channelSub
-	idle int // subs without waiters
+	mu         sync.Mutex
+	subscribed bool          // SUBSCRIBE sent
+	confirmed  chan struct{} // closed when the server confirmed the subscription
+	done       bool          // confirmed is closed
 }
 
-// channelSub is one subscribed channel.
-type channelSub struct {
-	refs      int           // waiters using it
-	confirmed chan struct{} // closed when the server confirmed the subscription
-	done      bool          // confirmed is closed
-	idleSince time.Time
-}
-
-// newRoute opens an empty PubSub (no I/O until the first channel) and starts
+// newRoute opens an empty PubSub (no I/O until the first waiter) and starts
 // its reader.
 func newRoute(h *hub, sub subscriber) *route {
 	r := &route{
 		hub:        h,
 		ps:         sub.Subscribe(context.Background()),
 		readerDone: make(chan struct{}),
-		subs:       make(map[string]*channelSub),
+		confirmed:  make(chan struct{}),
 	}
 	go r.read()
 	return r
 }
 
-// ensure subscribes channel, or reuses its subscription, and returns a channel
-// that is closed once the server confirmed it.
-func (r *route) ensure(ctx context.Context, channel string) <-chan struct{} {
+// ensure subscribes the hub's channel, unless it was already, and returns a
+// channel that is closed once the server confirmed it.
+func (r *route) ensure(ctx context.Context) <-chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := r.subs[channel]
-	if s == nil {
-		s = &channelSub{confirmed: make(chan struct{})}
-		r.subs[channel] = s
+	if !r.subscribed {
+		r.subscribed = true
 		// go-redis remembers the channel even when the write fails and
 		// subscribes it again on its next connection.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), subscribeTimeout)
-		_ = r.ps.Subscribe(wctx, channel)
+		_ = r.ps.Subscribe(wctx, r.hub.channel)
 		cancel()
-	} else if s.refs == 0 {
-		r.idle--
 	}
-	s.refs++
-	return s.confirmed
+	return r.confirmed
 }
 
-// release drops one waiter's use of channel; channels idle for long, or too
-// many of them, are unsubscribed.
-func (r *route) release(channel string) {
+// isConfirmed reports whether the server confirmed the hub's subscription.
+func (r *route) isConfirmed() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := r.subs[channel]
-	if s == nil {
-		return
-	}
-	s.refs--
-	if s.refs > 0 {
-		return
-	}
-	now := time.Now()
-	s.idleSince = now
-	r.idle++
-	if r.idle <= maxIdle && !r.oldestIdleBefore(now.Add(-idleLinger)) {
-		return
-	}
-	var drop []string
-	for name, s := range r.subs {
-		if s.refs == 0 && (r.idle > maxIdle || now.Sub(s.idleSince) > idleLinger) {
-			drop = append(drop, name)
-			delete(r.subs, name)
-			r.idle--
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
-	defer cancel()
-	_ = r.ps.Unsubscribe(ctx, drop...)
+	return r.done
 }
 
-func (r *route) oldestIdleBefore(t time.Time) bool {
-	for _, s := range r.subs {
-		if s.refs == 0 && s.idleSince.Before(t) {
-			return true
-		}
-	}
-	return false
-}
-
-// isConfirmed reports whether the server confirmed channel's subscription.
-func (r *route) isConfirmed(channel string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.subs[channel]
-	return s != nil && s.done
-}
-
-// confirm records the server's confirmation of a SUBSCRIBE.
+// confirm records the server's confirmation of a SUBSCRIBE of channel.
 func (r *route) confirm(channel string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if s := r.subs[channel]; s != nil && !s.done {
-		s.done = true
-		close(s.confirmed)
+	if channel == r.hub.channel && !r.done {
+		r.done = true
+		close(r.confirmed)
 	}
 }
 
