@@ -199,7 +199,7 @@ func (b *backend) TryGrant(ctx context.Context, key string, ttl time.Duration) (
 			s.freeKey(mine) // not created
 			return nil, lock.ErrNotAcquired
 		}
-		return &grant{b: b, s: s, lk: mine, key: mine.name, rev: resp.Header.Revision}, nil
+		return &grant{b: b, s: s, lk: mine, rev: resp.Header.Revision}, nil
 	})
 }
 
@@ -207,9 +207,8 @@ func (b *backend) TryGrant(ctx context.Context, key string, ttl time.Duration) (
 // lock is gone.
 func (b *backend) WaitGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
 	return b.withSession(ctx, ttl, func(s *session) (lock.Grant, error) {
-		pfx := b.keyPrefix(key)
-		mine := s.newKey(pfx)
-		g, err := b.enqueueAndWait(ctx, s, pfx, mine)
+		mine := s.newKey(b.keyPrefix(key))
+		g, err := b.enqueueAndWait(ctx, s, mine)
 		if err != nil {
 			b.deleteKey(ctx, s, mine)
 			return nil, err

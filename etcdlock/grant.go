@@ -14,8 +14,7 @@ type grant struct {
 	b   *backend
 	s   *session
 	lk  lockKey
-	key string // lk.name
-	rev int64  // create revision of key: the fencing token
+	rev int64 // create revision of lk: the fencing token
 }
 
 var (
@@ -37,7 +36,7 @@ func (g *grant) LossCause() error { return g.s.err() }
 
 // isMine is true while key is this grant's key.
 func (g *grant) isMine() clientv3.Cmp {
-	return clientv3.Compare(clientv3.CreateRevision(g.key), "=", g.rev)
+	return clientv3.Compare(clientv3.CreateRevision(g.lk.name), "=", g.rev)
 }
 
 // Refresh renews the session lease and checks that the key is still this
@@ -60,7 +59,7 @@ func (g *grant) Refresh(ctx context.Context, ttl time.Duration) error {
 		return err
 	}
 	if !resp.Succeeded {
-		return fmt.Errorf("%w: etcd key %q of revision %d is gone", lock.ErrNotHeld, g.key, g.rev)
+		return fmt.Errorf("%w: etcd key %q of revision %d is gone", lock.ErrNotHeld, g.lk.name, g.rev)
 	}
 	return nil
 }
@@ -68,13 +67,13 @@ func (g *grant) Refresh(ctx context.Context, ttl time.Duration) error {
 // Release deletes the key if it is still this grant's; either way, once the
 // answer says the key is gone, its name may be used again.
 func (g *grant) Release(ctx context.Context) error {
-	resp, err := g.b.client.Txn(ctx).If(g.isMine()).Then(clientv3.OpDelete(g.key)).Commit()
+	resp, err := g.b.client.Txn(ctx).If(g.isMine()).Then(clientv3.OpDelete(g.lk.name)).Commit()
 	if err != nil {
 		return err
 	}
 	g.s.freeKey(g.lk)
 	if !resp.Succeeded {
-		return fmt.Errorf("%w: etcd key %q of revision %d is gone", lock.ErrNotHeld, g.key, g.rev)
+		return fmt.Errorf("%w: etcd key %q of revision %d is gone", lock.ErrNotHeld, g.lk.name, g.rev)
 	}
 	return nil
 }

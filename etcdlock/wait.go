@@ -14,17 +14,15 @@ import (
 // queueEntry is a key in a lock's queue as a waiter sees it.
 type queueEntry struct {
 	s   *session
-	pfx string  // the lock's queue prefix
-	lk  lockKey // this waiter's key
-	key string  // its name
+	lk  lockKey // this waiter's key, under its lock's queue prefix
 	rev int64   // its create revision
 }
 
-// enqueueAndWait creates key mine under pfx with the session lease and waits
-// until it is the oldest key there. In one transaction it creates the key and,
+// enqueueAndWait creates key lk with the session lease and waits until it is
+// the oldest key of its queue prefix. In one transaction it creates the key and,
 // unless the queue was empty, reads the key just before it.
-func (b *backend) enqueueAndWait(ctx context.Context, s *session, pfx string, lk lockKey) (lock.Grant, error) {
-	mine := lk.name
+func (b *backend) enqueueAndWait(ctx context.Context, s *session, lk lockKey) (lock.Grant, error) {
+	pfx, mine := lk.pfx, lk.name
 	put := clientv3.OpPut(mine, "", clientv3.WithLease(s.id))
 	lastTwo := clientv3.OpGet(pfx, clientv3.WithPrefix(), clientv3.WithKeysOnly(),
 		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortDescend), clientv3.WithLimit(2))
@@ -36,7 +34,7 @@ func (b *backend) enqueueAndWait(ctx context.Context, s *session, pfx string, lk
 	if err != nil {
 		return nil, createErr(s, err)
 	}
-	q := queueEntry{s: s, pfx: pfx, lk: lk, key: mine, rev: resp.Header.Revision}
+	q := queueEntry{s: s, lk: lk, rev: resp.Header.Revision}
 	if resp.Succeeded {
 		return q.grant(b), nil
 	}
@@ -48,7 +46,7 @@ func (b *backend) enqueueAndWait(ctx context.Context, s *session, pfx string, lk
 }
 
 func (q queueEntry) grant(b *backend) *grant {
-	return &grant{b: b, s: q.s, lk: q.lk, key: q.key, rev: q.rev}
+	return &grant{b: b, s: q.s, lk: q.lk, rev: q.rev}
 }
 
 // predecessor is the key just before a waiter's in its lock's queue.
@@ -147,7 +145,7 @@ func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred prede
 // revision of the touch, or 0 if either is gone.
 func (b *backend) probe(ctx context.Context, q queueEntry, pred predecessor) (int64, error) {
 	resp, err := b.client.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(q.key), "=", q.rev),
+		If(clientv3.Compare(clientv3.CreateRevision(q.lk.name), "=", q.rev),
 			clientv3.Compare(clientv3.CreateRevision(pred.key), "=", pred.createRev)).
 		Then(clientv3.OpPut(pred.key, "", clientv3.WithIgnoreValue(), clientv3.WithIgnoreLease())).
 		Commit()
@@ -219,11 +217,11 @@ func (b *backend) recheck(ctx context.Context, q queueEntry, seen int64) (predec
 // readBefore reads, if q's key still exists, the key just before it in its
 // queue.
 func (b *backend) readBefore(ctx context.Context, q queueEntry, opts ...clientv3.OpOption) (*clientv3.TxnResponse, error) {
-	before := clientv3.OpGet(q.pfx, append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithKeysOnly(),
+	before := clientv3.OpGet(q.lk.pfx, append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithKeysOnly(),
 		clientv3.WithMaxCreateRev(q.rev - 1),
 		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortDescend), clientv3.WithLimit(1)}, opts...)...)
 	return b.client.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(q.key), "=", q.rev)).
+		If(clientv3.Compare(clientv3.CreateRevision(q.lk.name), "=", q.rev)).
 		Then(before).
 		Commit()
 }
