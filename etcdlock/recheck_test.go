@@ -2,8 +2,10 @@ package etcdlock_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -72,42 +74,98 @@ func (t *readCountingTxn) Commit() (*clientv3.TxnResponse, error) {
 	return resp, err
 }
 
-// handOverThrice has a holder and three waiters on client pass a key along,
-// and returns once each was granted it and released it.
-func handOverThrice(t *testing.T, client *clientv3.Client) {
+// watchCountingWatcher counts the watches opened through it.
+type watchCountingWatcher struct {
+	clientv3.Watcher
+	watches *atomic.Int64
+}
+
+func (w watchCountingWatcher) Watch(ctx context.Context, key string, opts ...clientv3.OpOption) clientv3.WatchChan {
+	w.watches.Add(1)
+	return w.Watcher.Watch(ctx, key, opts...)
+}
+
+// waitProbed waits until n lock keys exist and every one but the newest has
+// been touched by its successor's probe (a second version): each waiter's
+// watch is then in place, ahead of any release.
+func waitProbed(t *testing.T, client *clientv3.Client, n int) {
 	t.Helper()
-	l := newLocker(t, client)
-	holder := acquire(t, l, "k")
-	granted := make(chan int, 3)
-	for i := range 3 {
-		go func() {
-			lease, err := l.Acquire(testContext(t), "k")
-			if err != nil {
-				t.Errorf("waiter %d: %v", i, err)
-				granted <- -1
-				return
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := client.Get(testContext(t), testenv.Prefix(t)+"/", clientv3.WithPrefix(),
+			clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+		if err != nil {
+			t.Fatalf("read lock keys: %v", err)
+		}
+		probed := 0
+		for _, kv := range resp.Kvs[:max(len(resp.Kvs)-1, 0)] {
+			if kv.Version >= 2 {
+				probed++
 			}
-			if err := lease.Release(testContext(t)); err != nil {
-				t.Errorf("waiter %d: Release: %v", i, err)
-			}
-			granted <- i
-		}()
-		waitKeys(t, client, int64(i+2))
+		}
+		if len(resp.Kvs) == n && probed == n-1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d lock keys, %d of them probed: want %d and %d", len(resp.Kvs), probed, n, n-1)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
-	release(t, holder)
-	for range 3 {
-		if i := <-granted; i < 0 {
-			t.FailNow()
+}
+
+// handOverThrice has a holder and three waiters on client pass a key along,
+// and returns once each was granted it and released it. The waiters' watches
+// are all in place before the first release, and a wait ends on its
+// predecessor's deletion unless a watch lagged and was replaced (a loaded
+// machine): the scenario is then run again, up to five times, so that the
+// reads counted are those of three handoffs each woken by its watch.
+func handOverThrice(t *testing.T, client *clientv3.Client, reset func()) {
+	t.Helper()
+	var watches atomic.Int64
+	client.Watcher = watchCountingWatcher{Watcher: client.Watcher, watches: &watches}
+	l := newLocker(t, client)
+	for attempt := range 5 {
+		reset()
+		watches.Store(0)
+		key := fmt.Sprintf("k%d", attempt)
+		holder := acquire(t, l, key)
+		granted := make(chan int, 3)
+		for i := range 3 {
+			go func() {
+				lease, err := l.Acquire(testContext(t), key)
+				if err != nil {
+					t.Errorf("waiter %d: %v", i, err)
+					granted <- -1
+					return
+				}
+				if err := lease.Release(testContext(t)); err != nil {
+					t.Errorf("waiter %d: Release: %v", i, err)
+				}
+				granted <- i
+			}()
+			waitProbed(t, client, i+2)
+		}
+		release(t, holder)
+		for range 3 {
+			if i := <-granted; i < 0 {
+				t.FailNow()
+			}
+		}
+		if got := watches.Load(); got == 3 {
+			return
+		} else {
+			t.Logf("attempt %d: %d watches for 3 waiters (one lagged and was replaced): again", attempt, got)
 		}
 	}
+	t.Fatal("in 5 attempts, a watch lagged every time")
 }
 
 func TestHandoffReadsTheQueueFromTheMembersOwnState(t *testing.T) {
 	client := testenv.Etcd(t)
 	var serializable, linearizable atomic.Int64
 	client.KV = readCountingKV{KV: client.KV, serializable: &serializable, linearizable: &linearizable}
-	handOverThrice(t, client)
-	if got := serializable.Load(); got < 3 {
+	handOverThrice(t, client, func() { serializable.Store(0); linearizable.Store(0) })
+	if got := serializable.Load(); got != 3 {
 		t.Fatalf("%d serializable queue reads for 3 handoffs (and %d linearizable): want one per handoff", got, linearizable.Load())
 	}
 	if got := linearizable.Load(); got != 0 {
@@ -119,9 +177,9 @@ func TestHandoffReadsAgainWhenTheMemberLagsBehind(t *testing.T) {
 	client := testenv.Etcd(t)
 	var serializable, linearizable atomic.Int64
 	client.KV = readCountingKV{KV: client.KV, stale: true, serializable: &serializable, linearizable: &linearizable}
-	handOverThrice(t, client)
-	if s, l := serializable.Load(), linearizable.Load(); s < 3 || l < s {
-		t.Fatalf("%d serializable reads answered from behind the deletion, %d linearizable ones: want each read again", s, l)
+	handOverThrice(t, client, func() { serializable.Store(0); linearizable.Store(0) })
+	if s, l := serializable.Load(), linearizable.Load(); s != 3 || l != 3 {
+		t.Fatalf("%d serializable reads answered from behind the deletion, %d linearizable ones: want 3 of each (each read again)", s, l)
 	}
 	if n := countKeys(t, client); n != 0 {
 		t.Fatalf("%d lock keys left behind", n)
