@@ -36,6 +36,8 @@ type machine struct {
 	Hold      string            `json:"hold"`
 	Hold1     string            `json:"hold_n1"`
 	Prewarm   string            `json:"prewarm_per_contender,omitempty"`
+	// EtcdCompacted: etcd's history was compacted before every etcd cell.
+	EtcdCompacted bool `json:"etcd_compacted_per_cell"`
 }
 
 func describeMachine(ctx context.Context, e *env, chosen []spec) machine {
@@ -129,6 +131,9 @@ func printMachine(w io.Writer, m machine) {
 	prewarm := "no prewarm"
 	if m.Prewarm != "" {
 		prewarm = "every contender prewarmed " + m.Prewarm
+	}
+	if m.EtcdCompacted {
+		prewarm += ", etcd compacted before every etcd cell"
 	}
 	fmt.Fprintf(w, "run: %s to %s, %s, N>1: %d reps of %s, N=1: %d reps of %s, interleaved (ops/s and CPU/op pooled, others medians), hold %s at N>1 (%s at N=1), load avg %s -> %s\n\n",
 		m.Started, m.Finished, prewarm, m.Reps, m.Duration, m.Reps1, m.Duration1, m.Hold, m.Hold1, m.LoadStart, m.LoadEnd)
