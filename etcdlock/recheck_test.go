@@ -151,11 +151,11 @@ func handOverThrice(t *testing.T, client *clientv3.Client, reset func()) {
 				t.FailNow()
 			}
 		}
-		if got := watches.Load(); got == 3 {
+		got := watches.Load()
+		if got == 3 {
 			return
-		} else {
-			t.Logf("attempt %d: %d watches for 3 waiters (one lagged and was replaced): again", attempt, got)
 		}
+		t.Logf("attempt %d: %d watches for 3 waiters (one lagged and was replaced): again", attempt, got)
 	}
 	t.Fatal("in 5 attempts, a watch lagged every time")
 }
