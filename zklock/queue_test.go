@@ -1,6 +1,7 @@
 package zklock_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -34,6 +35,12 @@ type opCounter struct {
 	// cutAfter, if not zero, is an opcode: the connection is closed right
 	// after the next request with it is written, so that its reply is lost.
 	cutAfter atomic.Int32
+
+	// pauseOn, if not zero, is an opcode: the next request with it closes
+	// paused, then waits until resume is closed before it is written. Set
+	// paused and resume before pauseOn.
+	pauseOn        atomic.Int32
+	paused, resume chan struct{}
 }
 
 func (c *opCounter) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
@@ -65,6 +72,10 @@ func (cc *countingConn) Write(b []byte) (int, error) {
 		}
 		cc.c.ops[op]++
 		cc.c.mu.Unlock()
+		if op != 0 && cc.c.pauseOn.CompareAndSwap(op, 0) {
+			close(cc.c.paused)
+			<-cc.c.resume
+		}
 		if op != 0 && cc.c.cutAfter.CompareAndSwap(op, 0) {
 			n, err := cc.Conn.Write(b)
 			_ = cc.Conn.Close()
@@ -253,8 +264,14 @@ func TestHundredWaitersFIFOOneWakeEach(t *testing.T) {
 		t.Fatalf("grant order %v, want the order of arrival", order)
 	}
 	for i, c := range counters {
-		if got := c.count(opGetChildren2); got != 2 {
-			t.Errorf("waiter %d listed the queue %d times, want 2 (woken once)", i, got)
+		// Waiter 0 queued right behind the holder: the holder's deletion
+		// makes it the head without a second listing.
+		want := 2
+		if i == 0 {
+			want = 1
+		}
+		if got := c.count(opGetChildren2); got != want {
+			t.Errorf("waiter %d listed the queue %d times, want %d (woken once)", i, got, want)
 		}
 		if got := c.count(opGetData); got != 1 {
 			t.Errorf("waiter %d set %d watches, want 1 (its predecessor only)", i, got)
@@ -358,4 +375,47 @@ func TestCreateWithLostReplyIsFoundAgain(t *testing.T) {
 	if _, err := newLocker(t, observer, root).TryAcquire(testContext(t), "lost-reply"); !errors.Is(err, lock.ErrNotAcquired) {
 		t.Fatalf("TryAcquire by another session: %v, want ErrNotAcquired", err)
 	}
+}
+
+// A waiter right behind the holder takes the lock on the holder's deletion
+// without listing the queue, but not when a deletion of its own node came
+// first. Here both go in one multi, its own node's first, while its request
+// to watch the holder's node is held back: that request then finds the
+// holder's node gone, and the event of its own node's deletion has arrived
+// before the answer.
+func TestNextInLineWhoseNodeGoesFirstGivesUp(t *testing.T) {
+	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
+	observer := connect(t, servers, sessionTimeout, nil)
+	const key = "own-first"
+	dir := root + "/" + key
+	holder, err := newLocker(t, connect(t, servers, sessionTimeout, nil), root).Acquire(testContext(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &opCounter{paused: make(chan struct{}), resume: make(chan struct{})}
+	c.pauseOn.Store(opGetData)
+	waiter := newLocker(t, connect(t, servers, sessionTimeout, c.dial), root)
+	result := make(chan error, 1)
+	go func() {
+		lease, err := waiter.Acquire(testContext(t), key)
+		if err == nil {
+			err = errors.Join(errors.New("granted"), lease.Release(testContext(t)))
+		}
+		result <- err
+	}()
+	<-c.paused
+	nodes := children(t, observer, dir)
+	if len(nodes) != 2 {
+		t.Fatalf("queue %v, want the holder's node and the waiter's", nodes)
+	}
+	slices.SortFunc(nodes, func(a, b string) int { return cmp.Compare(a[len(a)-10:], b[len(b)-10:]) })
+	if _, err := observer.Multi(&zk.DeleteRequest{Path: dir + "/" + nodes[1], Version: -1},
+		&zk.DeleteRequest{Path: dir + "/" + nodes[0], Version: -1}); err != nil {
+		t.Fatalf("delete both nodes: %v", err)
+	}
+	close(c.resume)
+	if err := <-result; !errors.Is(err, lock.ErrLost) {
+		t.Fatalf("waiter whose node was deleted first: %v, want ErrLost", err)
+	}
+	<-holder.Done() // its node is gone too
 }
