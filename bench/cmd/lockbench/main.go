@@ -55,7 +55,7 @@ func parseFlags() (flags, error) {
 	flag.IntVar(&f.reps, "reps", 3, "repetitions of every cell with N > 1")
 	flag.DurationVar(&f.duration1, "d1", 200*time.Millisecond, "measured time per repetition of a cell with N = 1")
 	flag.IntVar(&f.reps1, "reps1", 15, "repetitions of every cell with N = 1 (shorter, more of them: see RESULTS.md)")
-	flag.StringVar(&ns, "n", "1,8,32", "comma-separated numbers of contenders")
+	flag.StringVar(&ns, "n", "1,2,8,32", "comma-separated numbers of contenders (2: the most common contention, one waiter behind the holder)")
 	flag.StringVar(&f.only, "only", "", "comma-separated filter: contender name substrings or backends (redis, redis×5, etcd, zookeeper, postgres)")
 	flag.DurationVar(&f.hold, "hold", time.Millisecond, "how long a holder keeps the lock when N > 1")
 	flag.DurationVar(&f.hold1, "hold1", 0, "how long the holder keeps the lock when N = 1")
