@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
+	"time"
 )
 
 // env holds the server endpoints, from the RACEFREE_* variables that
@@ -68,6 +71,46 @@ func (e *env) need(backend string) error {
 	}
 	if missing != "" {
 		return fmt.Errorf("%s is not set: run `make bench-compare`, or `scripts/services.sh up` and `eval \"$(scripts/services.sh env)\"` first", missing)
+	}
+	return nil
+}
+
+// dialTimeout bounds the reachability check of one server.
+const dialTimeout = 2 * time.Second
+
+// reachable dials every server backend needs, so that a server that is
+// down stops the run at once with its address, instead of failing each cell
+// of it after a client's timeout.
+func (e *env) reachable(ctx context.Context, backend string) error {
+	var addrs []string
+	switch backend {
+	case "redis":
+		addrs = e.redisAddrs[:1]
+	case "redis×5":
+		addrs = e.redisAddrs[:5]
+	case "etcd":
+		for _, ep := range e.etcd {
+			if u, err := url.Parse(ep); err == nil && u.Host != "" {
+				ep = u.Host
+			}
+			addrs = append(addrs, ep)
+		}
+	case "zookeeper":
+		addrs = e.zk
+	case "postgres":
+		if u, err := url.Parse(e.postgresDSN); err == nil && u.Host != "" {
+			addrs = []string{u.Host}
+		}
+	}
+	var d net.Dialer
+	for _, a := range addrs {
+		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		c, err := d.DialContext(dctx, "tcp", a)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s server %s does not answer (%w): run `make bench-compare`, or `scripts/services.sh up` first", backend, a, err)
+		}
+		_ = c.Close()
 	}
 	return nil
 }

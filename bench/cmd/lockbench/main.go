@@ -109,6 +109,15 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	checked := map[string]bool{}
+	for _, s := range chosen {
+		if !checked[s.backend] {
+			checked[s.backend] = true
+			if err := e.reachable(ctx, s.backend); err != nil {
+				return err
+			}
+		}
+	}
 
 	if f.cpuProfile != "" {
 		pf, err := os.Create(f.cpuProfile)
