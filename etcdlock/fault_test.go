@@ -133,15 +133,7 @@ func TestWaiterWhoseSessionDiesGivesUp(t *testing.T) {
 // granted the lock (etcd#11456).
 func TestWaiterNotGrantedOnDeadSession(t *testing.T) {
 	client := testenv.Etcd(t)
-	holder := acquire(t, newLocker(t, testenv.Etcd(t)), "k")
-	done := make(chan error, 1)
-	go func() {
-		lease, err := newLocker(t, testenv.Etcd(t)).Acquire(testContext(t), "k")
-		if err == nil {
-			err = errors.New("granted with token " + strconv.FormatUint(lease.Token(), 10))
-		}
-		done <- err
-	}()
+	holder, done := holderAndWaiter(t)
 	waitKeys(t, client, 2)
 	if _, err := client.Revoke(testContext(t), otherLease(t, client, holder.Token())); err != nil {
 		t.Fatalf("revoke: %v", err)
@@ -150,6 +142,22 @@ func TestWaiterNotGrantedOnDeadSession(t *testing.T) {
 	if err := <-done; !errors.Is(err, lock.ErrLost) {
 		t.Fatalf("waiter on a revoked session: %v, want ErrLost", err)
 	}
+}
+
+// holderAndWaiter has a Locker of its own take "k" and another one wait
+// for it; done gets the waiter's error, or one saying it was granted.
+func holderAndWaiter(t *testing.T) (holder lock.Lease, done <-chan error) {
+	t.Helper()
+	holder = acquire(t, newLocker(t, testenv.Etcd(t)), "k")
+	result := make(chan error, 1)
+	go func() {
+		lease, err := newLocker(t, testenv.Etcd(t)).Acquire(testContext(t), "k")
+		if err == nil {
+			err = errors.New("granted with token " + strconv.FormatUint(lease.Token(), 10))
+		}
+		result <- err
+	}()
+	return holder, result
 }
 
 // otherLease returns the lease of the lock key whose create revision is not

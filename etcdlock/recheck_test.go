@@ -220,15 +220,7 @@ func TestHandoffToTheNextInLineReadsNothing(t *testing.T) {
 
 func TestNextInLineWhoseKeyIsDeletedGivesUp(t *testing.T) {
 	client := testenv.Etcd(t)
-	holder := acquire(t, newLocker(t, testenv.Etcd(t)), "k")
-	done := make(chan error, 1)
-	go func() {
-		lease, err := newLocker(t, testenv.Etcd(t)).Acquire(testContext(t), "k")
-		if err == nil {
-			err = fmt.Errorf("granted with token %d", lease.Token())
-		}
-		done <- err
-	}()
+	holder, done := holderAndWaiter(t)
 	waitProbed(t, client, 2)
 	resp, err := client.Get(testContext(t), testenv.Prefix(t)+"/", clientv3.WithPrefix(),
 		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortDescend), clientv3.WithLimit(1))

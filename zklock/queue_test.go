@@ -107,6 +107,29 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// heldQueue is a key's queue in a test: the servers, the Lockers' root, the
+// key's znode, a connection to look at it, and the holder's lease.
+type heldQueue struct {
+	servers   []string
+	root, dir string
+	observer  *zk.Conn
+	holder    lock.Lease
+}
+
+// queueWithHolder has a Locker of its own take key.
+func queueWithHolder(t *testing.T, key string) heldQueue {
+	t.Helper()
+	q := heldQueue{servers: testenv.ZooKeeperServers(t), root: testenv.ZooKeeperRoot(t)}
+	q.observer = connect(t, q.servers, sessionTimeout, nil)
+	q.dir = q.root + "/" + key
+	holder, err := newLocker(t, connect(t, q.servers, sessionTimeout, nil), q.root).Acquire(testContext(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.holder = holder
+	return q
+}
+
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -114,14 +137,9 @@ func testContext(t *testing.T) context.Context {
 }
 
 func TestCancelledWaiterLeavesNoNode(t *testing.T) {
-	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
-	observer := connect(t, servers, sessionTimeout, nil)
 	const key = "cancelled"
-	dir := root + "/" + key
-	holder, err := newLocker(t, connect(t, servers, sessionTimeout, nil), root).Acquire(testContext(t), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := queueWithHolder(t, key)
+	servers, root, dir, observer, holder := q.servers, q.root, q.dir, q.observer, q.holder
 	waiter := newLocker(t, connect(t, servers, sessionTimeout, nil), root)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -139,7 +157,7 @@ func TestCancelledWaiterLeavesNoNode(t *testing.T) {
 		t.Fatalf("after the cancelled wait the queue holds %v, want only the holder's node", got)
 	}
 
-	_, err = waiter.TryAcquire(testContext(t), key)
+	_, err := waiter.TryAcquire(testContext(t), key)
 	if !errors.Is(err, lock.ErrNotAcquired) {
 		t.Fatalf("TryAcquire of a held key: %v", err)
 	}
@@ -155,14 +173,9 @@ func TestCancelledWaiterLeavesNoNode(t *testing.T) {
 }
 
 func TestCancelledWaiterInMidQueueIsSkipped(t *testing.T) {
-	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
-	observer := connect(t, servers, sessionTimeout, nil)
 	const key = "midqueue"
-	dir := root + "/" + key
-	holder, err := newLocker(t, connect(t, servers, sessionTimeout, nil), root).Acquire(testContext(t), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := queueWithHolder(t, key)
+	servers, root, dir, observer, holder := q.servers, q.root, q.dir, q.observer, q.holder
 	ctxs := make([]context.Context, 3)
 	cancels := make([]context.CancelFunc, 3)
 	granted := make(chan int, 3)
@@ -207,14 +220,9 @@ func TestCancelledWaiterInMidQueueIsSkipped(t *testing.T) {
 // exactly twice, when it joins and when its predecessor goes.
 func TestHundredWaitersFIFOOneWakeEach(t *testing.T) {
 	const waiters = 100
-	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
-	observer := connect(t, servers, sessionTimeout, nil)
 	const key = "hundred"
-	dir := root + "/" + key
-	holder, err := newLocker(t, connect(t, servers, sessionTimeout, nil), root).Acquire(testContext(t), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := queueWithHolder(t, key)
+	servers, root, dir, observer, holder := q.servers, q.root, q.dir, q.observer, q.holder
 
 	counters := make([]*opCounter, waiters)
 	lockers := make([]*zklock.Locker, waiters)
@@ -384,14 +392,9 @@ func TestCreateWithLostReplyIsFoundAgain(t *testing.T) {
 // holder's node gone, and the event of its own node's deletion has arrived
 // before the answer.
 func TestNextInLineWhoseNodeGoesFirstGivesUp(t *testing.T) {
-	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
-	observer := connect(t, servers, sessionTimeout, nil)
 	const key = "own-first"
-	dir := root + "/" + key
-	holder, err := newLocker(t, connect(t, servers, sessionTimeout, nil), root).Acquire(testContext(t), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := queueWithHolder(t, key)
+	servers, root, dir, observer, holder := q.servers, q.root, q.dir, q.observer, q.holder
 	c := &opCounter{paused: make(chan struct{}), resume: make(chan struct{})}
 	c.pauseOn.Store(opGetData)
 	waiter := newLocker(t, connect(t, servers, sessionTimeout, c.dial), root)
