@@ -3,6 +3,7 @@ package etcdlock_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,5 +128,64 @@ func TestConcurrentWaitersReuseFreedNames(t *testing.T) {
 	}
 	if n := countKeys(t, client); n != 0 {
 		t.Fatalf("%d lock keys left behind", n)
+	}
+}
+
+// laggingWatcher starts every watch at an old revision, when from is set,
+// as a member that has not applied the latest writes does: the watch
+// replays what came after that revision first.
+type laggingWatcher struct {
+	clientv3.Watcher
+	from *atomic.Int64
+}
+
+func (w laggingWatcher) Watch(ctx context.Context, key string, opts ...clientv3.OpOption) clientv3.WatchChan {
+	if rev := w.from.Load(); rev > 0 {
+		opts = append(opts, clientv3.WithRev(rev))
+	}
+	return w.Watcher.Watch(ctx, key, opts...)
+}
+
+// A waiter whose watch replays the deletion of an earlier key of its
+// predecessor's name, or of its own (names are used again), must take
+// neither for a deletion of the keys it waits with: the predecessor still
+// holds the lock, and the waiter's key is there.
+func TestReplayedDeletionsOfEarlierKeysOfTheSameNames(t *testing.T) {
+	client := testenv.Etcd(t)
+	var from atomic.Int64
+	waiterClient := testenv.Etcd(t)
+	waiterClient.Watcher = laggingWatcher{Watcher: waiterClient.Watcher, from: &from}
+	waiter := newLocker(t, waiterClient)
+	holders := newLocker(t, client)
+
+	resp, err := client.Get(testContext(t), testenv.Prefix(t)+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	release(t, acquire(t, waiter, "k"))  // the waiter's name, deleted once
+	release(t, acquire(t, holders, "k")) // the holder's name, deleted once
+	holder := acquire(t, holders, "k")   // a new key of the holder's name
+	from.Store(resp.Header.Revision + 1) // before both deletions
+
+	granted := make(chan error, 1)
+	go func() {
+		lease, err := waiter.Acquire(testContext(t), "k")
+		if err == nil {
+			err = lease.Release(testContext(t))
+		}
+		granted <- err
+	}()
+	waitProbed(t, client, 2)
+	select {
+	case err := <-granted:
+		t.Fatalf("waiter done while the holder holds the lock (token %d): %v", holder.Token(), err)
+	case <-time.After(300 * time.Millisecond): // a lagging watch catches up within 100 ms
+	}
+	if err := holder.Err(); err != nil {
+		t.Fatalf("holder: %v", err)
+	}
+	release(t, holder)
+	if err := <-granted; err != nil {
+		t.Fatalf("waiter after the release: %v", err)
 	}
 }

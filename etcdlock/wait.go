@@ -50,10 +50,14 @@ func (q queueEntry) grant(b *backend) *grant {
 }
 
 // headGrant is q's grant once q's key is known to be the oldest of its
-// queue without a read, unless q's session is lost.
-func (q queueEntry) headGrant(b *backend) (*grant, error) {
+// queue without a read, unless q's session is lost or ctx is done (the read
+// would have failed then too).
+func (q queueEntry) headGrant(ctx context.Context, b *backend) (*grant, error) {
 	if err := q.s.err(); err != nil {
 		return nil, fmt.Errorf("%w: %w", lock.ErrLost, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return q.grant(b), nil
 }
@@ -100,8 +104,11 @@ func (b *backend) wait(ctx context.Context, q queueEntry, pred predecessor) (loc
 // between reaches it that late. So once the watch is created, a probe touches
 // pred (a put that keeps its value, lease and create revision); a watch that
 // does not deliver the probe within probeWait is replaced. The probe also
-// proves that pred still existed after the watch began, so no deletion can
-// fall between the read that found pred and the watch. (Even a watch whose
+// proves that pred still existed at a revision the watch delivers (the
+// probe's own), so no deletion of pred can fall between the read that found
+// it and the watch. A watch that starts at a member behind that read may
+// first replay older events, the deletion of an earlier key of pred's name
+// among them: deletedKey tells those apart by revision. (Even a watch whose
 // creation follows that read with no write in between can start out
 // unsynced: the server reads the revision, then registers the watch after
 // a write that was being applied. Measured: skipping the probe then brings
@@ -138,18 +145,18 @@ func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred prede
 				probeRev = rev
 				probeTimer.Reset(probeWait)
 				lagging = probeTimer.C
-			case live && deletedKey(resp, q.lk.name):
+			case live && deletedKey(resp, q.lk.name, q.rev):
 				// Only a watch of a lone predecessor covers q's own key.
 				return predecessor{}, nil, lostWhileWaiting(q)
-			case live && !deletedKey(resp, pred.key):
+			case live && !deletedKey(resp, pred.key, pred.createRev):
 				if probeRev != 0 && lastRevision(resp) >= probeRev {
 					lagging = nil // the watch is live
 				}
 			case live && pred.alone:
-				// This or an earlier key of pred's name was the last one
-				// older than q's, and q's key was still there at its
-				// deletion (the watch would have shown otherwise first).
-				g, err := q.headGrant(b)
+				// pred was the last key older than q's, and q's key was
+				// still there at its deletion (the watch would have shown
+				// otherwise first).
+				g, err := q.headGrant(ctx, b)
 				return predecessor{}, g, err
 			default: // pred deleted, or the watch ended
 				var seen int64 // the deletion's revision, if that is what ended the wait
@@ -204,10 +211,14 @@ func (b *backend) probe(ctx context.Context, q queueEntry, pred predecessor) (in
 	return resp.Header.Revision, nil
 }
 
-// deletedKey reports whether resp deletes key.
-func deletedKey(resp clientv3.WatchResponse, key string) bool {
+// deletedKey reports whether resp deletes the key named key that was created
+// at revision created: a deletion after it. A watch that starts at a member
+// behind the revision of the read that found the key replays what came
+// before, and with names used again (session.go) that may be the deletion
+// of an earlier key of the same name.
+func deletedKey(resp clientv3.WatchResponse, key string, created int64) bool {
 	for _, ev := range resp.Events {
-		if ev.Type == mvccpb.DELETE && string(ev.Kv.Key) == key {
+		if ev.Type == mvccpb.DELETE && ev.Kv.ModRevision > created && string(ev.Kv.Key) == key {
 			return true
 		}
 	}
