@@ -87,18 +87,9 @@ func (b *backend) WaitGrant(ctx context.Context, key string, ttl time.Duration) 
 		if v.position == 0 {
 			return newGrant(e, v.sent), nil
 		}
-		sent, err := e.waitFor(ctx, v.predecessor)
-		if err != nil {
+		if err := e.waitFor(ctx, v.predecessor); err != nil {
 			e.withdraw()
 			return nil, err
-		}
-		// Right behind the head, the head's deletion makes the entry the
-		// head: no node older than it can be created later. It takes the
-		// lock without listing the queue again, unless an event on its own
-		// node came first or its last word from the server is old enough to
-		// cut into the lease (a listing then proves the session alive anew).
-		if v.position == 1 && e.ownNodeQuiet() && time.Since(sent) < b.sessionTimeout/4 {
-			return newGrant(e, sent), nil
 		}
 		if v, err = e.look(ctx); err != nil {
 			e.withdraw()

@@ -11,16 +11,9 @@
 // reply was lost to a broken connection be found again instead of leaving an
 // orphan in the queue (Curator's protected mode). The node with the lowest
 // sequence holds the lock. A waiter watches only the node just before its own,
-// so a release wakes exactly one waiter, in FIFO order. When that node goes,
-// the waiter lists the queue again, except a waiter that was right behind the
-// holder: no node older than its own can be created later, so the holder's
-// deletion makes it the holder, unless the deletion of its own node reached
-// the client first (the client hands over the server's notifications in
-// order), or its request that set the watch went out more than a quarter of
-// the session timeout before (a listing then proves the session alive
-// anew). With two contenders, that takes the handoff from two round trips
-// to one. TryAcquire creates its node and deletes it again when it is not
-// first. A cancelled Acquire deletes its node before it returns.
+// so a release wakes exactly one waiter, in FIFO order. TryAcquire creates its
+// node and deletes it again when it is not first. A cancelled Acquire deletes
+// its node before it returns.
 //
 // The fencing token is the lock node's creation zxid, which increases strictly
 // across every write of the ensemble, also after a restart.
@@ -33,8 +26,7 @@
 // connection's event channel:
 //
 //   - Every request that finds the lock node alive (the grant itself, and each
-//     refresh, every TTL/3), or that sets the watch whose event makes a waiter
-//     the holder, proves the session was alive when it was sent; the
+//     refresh, every TTL/3) proves the session was alive when it was sent; the
 //     server cannot expire the session earlier than a session timeout later.
 //     That is the grant's Expiry, and the lease's Done closes a safety margin
 //     before it.

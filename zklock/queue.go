@@ -117,11 +117,9 @@ func (e *entry) look(ctx context.Context) (view, error) {
 }
 
 // waitFor returns once the node pred is gone, ctx is done, or the entry's own
-// node or session is lost. sent is when the request that set the watch on
-// pred went out: the session was alive then.
-func (e *entry) waitFor(ctx context.Context, pred string) (sent time.Time, err error) {
+// node or session is lost.
+func (e *entry) waitFor(ctx context.Context, pred string) error {
 	p := join(e.dir, pred)
-	sent = time.Now()
 	// GetW, unlike ExistsW, leaves no watch behind when pred is already gone.
 	deleted, err := call(ctx, e.b.pool, func() (<-chan zk.Event, error) {
 		_, _, w, err := e.b.conn.GetW(p)
@@ -129,30 +127,22 @@ func (e *entry) waitFor(ctx context.Context, pred string) (sent time.Time, err e
 	}, nil)
 	switch {
 	case errors.Is(err, zk.ErrNoNode):
-		return sent, nil
+		return nil
 	case err != nil:
-		return sent, zkErr("get", p, err)
+		return zkErr("get", p, err)
 	}
 	select {
 	case <-ctx.Done():
-		return sent, ctx.Err()
+		return ctx.Err()
 	case ev := <-deleted:
 		if ev.Err != nil {
-			return sent, fmt.Errorf("%w: waiting for %s: %w", lock.ErrLost, p, ev.Err)
+			return fmt.Errorf("%w: waiting for %s: %w", lock.ErrLost, p, ev.Err)
 		}
-		return sent, nil
+		return nil
 	case ev := <-e.watch:
-		return sent, fmt.Errorf("%w: lock node %s: %v event while waiting: %w", lock.ErrLost, e.path, ev.Type, errors.Join(ev.Err, zk.ErrNoNode))
+		return fmt.Errorf("%w: lock node %s: %v event while waiting: %w", lock.ErrLost, e.path, ev.Type, errors.Join(ev.Err, zk.ErrNoNode))
 	}
 }
-
-// ownNodeQuiet reports whether no event is pending on the entry's own node:
-// the client dispatches the server's notifications in order, each before
-// anything that came after it, so once pred's deletion is seen, a deletion
-// of the entry's node that came first is already waiting in e.watch. It
-// does not consume the event, which the grant's loss watch or the next
-// wait then gets.
-func (e *entry) ownNodeQuiet() bool { return len(e.watch) == 0 }
 
 // withdraw deletes the entry's node after a failed or refused acquisition. It
 // does not take a context: it runs once the caller's context may be done. If
