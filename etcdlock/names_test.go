@@ -167,14 +167,7 @@ func TestReplayedDeletionsOfEarlierKeysOfTheSameNames(t *testing.T) {
 	holder := acquire(t, holders, "k")   // a new key of the holder's name
 	from.Store(resp.Header.Revision + 1) // before both deletions
 
-	granted := make(chan error, 1)
-	go func() {
-		lease, err := waiter.Acquire(testContext(t), "k")
-		if err == nil {
-			err = lease.Release(testContext(t))
-		}
-		granted <- err
-	}()
+	granted := takeAndRelease(t, waiter, "k")
 	waitProbed(t, client, 2)
 	select {
 	case err := <-granted:

@@ -194,20 +194,28 @@ func TestHandoffReadsAgainWhenTheMemberLagsBehind(t *testing.T) {
 	}
 }
 
+// takeAndRelease acquires key on l and releases it at once, in the
+// background; the channel gets the first error, or nil.
+func takeAndRelease(t *testing.T, l lock.Locker, key string) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		lease, err := l.Acquire(testContext(t), key)
+		if err == nil {
+			err = lease.Release(testContext(t))
+		}
+		done <- err
+	}()
+	return done
+}
+
 func TestHandoffToTheNextInLineReadsNothing(t *testing.T) {
 	client := testenv.Etcd(t)
 	var serializable, linearizable atomic.Int64
 	client.KV = readCountingKV{KV: client.KV, serializable: &serializable, linearizable: &linearizable}
 	l := newLocker(t, client)
 	holder := acquire(t, l, "k")
-	granted := make(chan error, 1)
-	go func() {
-		lease, err := l.Acquire(testContext(t), "k")
-		if err == nil {
-			err = lease.Release(testContext(t))
-		}
-		granted <- err
-	}()
+	granted := takeAndRelease(t, l, "k")
 	waitProbed(t, client, 2)
 	release(t, holder)
 	if err := <-granted; err != nil {
