@@ -134,7 +134,7 @@ func TestWaiterWhoseSessionDiesGivesUp(t *testing.T) {
 func TestWaiterNotGrantedOnDeadSession(t *testing.T) {
 	client := testenv.Etcd(t)
 	holder, done := holderAndWaiter(t)
-	waitKeys(t, client, 2)
+	waitProbed(t, client, 2) // the waiter watches the holder's key and its own
 	if _, err := client.Revoke(testContext(t), otherLease(t, client, holder.Token())); err != nil {
 		t.Fatalf("revoke: %v", err)
 	}

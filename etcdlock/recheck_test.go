@@ -211,18 +211,59 @@ func takeAndRelease(t *testing.T, l lock.Locker, key string) <-chan error {
 
 func TestHandoffToTheNextInLineReadsNothing(t *testing.T) {
 	client := testenv.Etcd(t)
-	var serializable, linearizable atomic.Int64
+	var serializable, linearizable, watches atomic.Int64
 	client.KV = readCountingKV{KV: client.KV, serializable: &serializable, linearizable: &linearizable}
+	client.Watcher = watchCountingWatcher{Watcher: client.Watcher, watches: &watches}
 	l := newLocker(t, client)
-	holder := acquire(t, l, "k")
-	granted := takeAndRelease(t, l, "k")
-	waitProbed(t, client, 2)
-	release(t, holder)
-	if err := <-granted; err != nil {
-		t.Fatalf("next in line: %v", err)
+	// A watch that lags is replaced, and its replacement may find the holder
+	// gone and read the queue: that run says nothing, and is made again.
+	for attempt := range 5 {
+		serializable.Store(0)
+		linearizable.Store(0)
+		watches.Store(0)
+		key := fmt.Sprintf("k%d", attempt)
+		holder := acquire(t, l, key)
+		granted := takeAndRelease(t, l, key)
+		waitProbed(t, client, 2)
+		release(t, holder)
+		if err := <-granted; err != nil {
+			t.Fatalf("next in line: %v", err)
+		}
+		if n := watches.Load(); n != 1 {
+			t.Logf("attempt %d: %d watches (one lagged and was replaced): again", attempt, n)
+			continue
+		}
+		if s, l := serializable.Load(), linearizable.Load(); s+l != 0 {
+			t.Fatalf("%d serializable and %d linearizable queue reads to hand the lock to the only waiter: want none", s, l)
+		}
+		return
 	}
-	if s, l := serializable.Load(), linearizable.Load(); s+l != 0 {
-		t.Fatalf("%d serializable and %d linearizable queue reads to hand the lock to the only waiter: want none", s, l)
+	t.Fatal("in 5 attempts, a watch lagged every time")
+}
+
+// Holder and waiter on one Locker share its session lease: revoking it
+// deletes both keys at one revision, so the waiter's watch, which covers
+// both, reports both deletions in one response. The waiter's own key being
+// gone must win over the holder's deletion.
+func TestNextInLineWhoseKeyGoesWithTheHoldersGivesUp(t *testing.T) {
+	client := testenv.Etcd(t)
+	l := newLocker(t, testenv.Etcd(t))
+	holder := acquire(t, l, "k")
+	done := make(chan error, 1)
+	go func() {
+		lease, err := l.Acquire(testContext(t), "k")
+		if err == nil {
+			err = fmt.Errorf("granted with token %d", lease.Token())
+		}
+		done <- err
+	}()
+	waitProbed(t, client, 2)
+	time.Sleep(20 * time.Millisecond) // for the probe to reach the waiter's watch
+	if _, err := client.Revoke(testContext(t), otherLease(t, client, holder.Token())); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if err := <-done; !errors.Is(err, lock.ErrLost) {
+		t.Fatalf("waiter whose key went with the holder's: %v, want ErrLost", err)
 	}
 }
 
