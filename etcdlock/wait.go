@@ -154,8 +154,8 @@ func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred prede
 				}
 			case live && pred.alone:
 				// pred was the last key older than q's, and q's key was
-				// still there at its deletion (the watch would have shown
-				// otherwise first).
+				// still there at its deletion: a deletion of q's key, in
+				// an earlier response or in this one, is caught above.
 				g, err := q.headGrant(ctx, b)
 				return predecessor{}, g, err
 			default: // pred deleted, or the watch ended
