@@ -31,9 +31,12 @@
 // key range from the holder's key to its own, so that the deletion of its
 // own key, should it come first, shows on the same watch, and it gives up
 // rather than take the lock (with a lone waiter, a handoff took 195 µs
-// instead of 358 µs at the median on loopback). A waiter whose session dies
-// gives up with an error wrapping lock.ErrLost (etcd#19597); a waiter
-// cancelled mid-wait deletes its key.
+// instead of 358 µs at the median on loopback). A probe or a queue read that
+// fails with an error that passes by itself (no leader, a leader change, a
+// timeout, the connection down for now) is made again after a pause of 10 ms
+// that doubles up to a second; the key keeps its place. A waiter whose
+// session dies gives up with an error wrapping lock.ErrLost (etcd#19597); a
+// waiter cancelled mid-wait deletes its key.
 //
 // # TTL
 //

@@ -8,7 +8,10 @@ import (
 
 	"github.com/racefree/racefree/lock"
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // queueEntry is a key in a lock's queue as a waiter sees it.
@@ -81,18 +84,67 @@ const (
 	maxProbeWait   = 128 * time.Millisecond
 )
 
-// wait watches the predecessor of q until q's key is the oldest.
+// firstRetryWait is how long a waiter pauses after a probe or a queue read
+// failed with an error that passes by itself (transient); it doubles with
+// every such failure in a row, up to maxRetryWait.
+const (
+	firstRetryWait = 10 * time.Millisecond
+	maxRetryWait   = time.Second
+)
+
+// wait watches the predecessor of q until q's key is the oldest. A probe or
+// a queue read that fails for a while (a leader election, a timeout) is
+// made again, on a new watch of the same predecessor, rather than ending
+// the wait: the key keeps its place in the queue.
 func (b *backend) wait(ctx context.Context, q queueEntry, pred predecessor) (lock.Grant, error) {
-	probeWait := firstProbeWait
+	probeWait, retryWait := firstProbeWait, firstRetryWait
 	for {
 		next, g, err := b.watchPredecessor(ctx, q, pred, probeWait)
+		if err != nil && transient(err) && ctx.Err() == nil {
+			if werr := q.pause(ctx, retryWait); werr != nil {
+				return nil, werr
+			}
+			retryWait = min(2*retryWait, maxRetryWait)
+			continue
+		}
 		if err != nil || g != nil {
 			return g, err
 		}
+		retryWait = firstRetryWait
 		if next.key == pred.key {
 			probeWait = min(2*probeWait, maxProbeWait)
 		}
 		pred = next
+	}
+}
+
+// transient reports whether err may pass by itself: the member has no
+// leader or lost it, the request timed out, or the connection is down for
+// now.
+func transient(err error) bool {
+	if errors.Is(err, lock.ErrLost) {
+		return false
+	}
+	for _, e := range []error{rpctypes.ErrNoLeader, rpctypes.ErrLeaderChanged, rpctypes.ErrTimeout,
+		rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrTimeoutDueToConnectionLost} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return status.Code(err) == codes.Unavailable
+}
+
+// pause waits for d, or until ctx is done or q's session is lost.
+func (q queueEntry) pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-q.s.lost:
+		return fmt.Errorf("%w: while waiting: %w", lock.ErrLost, q.s.err())
+	case <-t.C:
+		return nil
 	}
 }
 

@@ -1,0 +1,96 @@
+package etcdlock_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/racefree/racefree/internal/testenv"
+)
+
+// flakyKV fails chosen transactions of a client, by their number in the
+// order they are committed (1 = the first), with the error given.
+type flakyKV struct {
+	clientv3.KV
+	mu    *sync.Mutex
+	n     *int
+	fails map[int]error
+}
+
+func newFlakyKV(kv clientv3.KV, fails map[int]error) flakyKV {
+	return flakyKV{KV: kv, mu: &sync.Mutex{}, n: new(int), fails: fails}
+}
+
+func (kv flakyKV) Txn(ctx context.Context) clientv3.Txn {
+	return flakyTxn{Txn: kv.KV.Txn(ctx), kv: kv}
+}
+
+type flakyTxn struct {
+	clientv3.Txn
+	kv flakyKV
+}
+
+func (t flakyTxn) If(cs ...clientv3.Cmp) clientv3.Txn {
+	return flakyTxn{Txn: t.Txn.If(cs...), kv: t.kv}
+}
+
+func (t flakyTxn) Then(ops ...clientv3.Op) clientv3.Txn {
+	return flakyTxn{Txn: t.Txn.Then(ops...), kv: t.kv}
+}
+
+func (t flakyTxn) Else(ops ...clientv3.Op) clientv3.Txn {
+	return flakyTxn{Txn: t.Txn.Else(ops...), kv: t.kv}
+}
+
+func (t flakyTxn) Commit() (*clientv3.TxnResponse, error) {
+	t.kv.mu.Lock()
+	*t.kv.n++
+	err := t.kv.fails[*t.kv.n]
+	t.kv.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return t.Txn.Commit()
+}
+
+// A waiter whose probe fails for a while (here: times out once) keeps its
+// place and watches again, instead of giving up.
+func TestWaiterRetriesAProbeThatTimedOut(t *testing.T) {
+	client := testenv.Etcd(t)
+	holder := acquire(t, newLocker(t, testenv.Etcd(t)), "k")
+	waiterClient := testenv.Etcd(t)
+	// Transaction 1 queues the waiter, 2 is its first probe.
+	waiterClient.KV = newFlakyKV(waiterClient.KV, map[int]error{2: rpctypes.ErrTimeout})
+	granted := takeAndRelease(t, newLocker(t, waiterClient), "k")
+	waitProbed(t, client, 2)
+	release(t, holder)
+	if err := <-granted; err != nil {
+		t.Fatalf("waiter whose probe timed out once: %v", err)
+	}
+}
+
+// A waiter whose queue read fails for a while (here: no leader, twice: the
+// read from the member's own state, then the linearizable one) reads again.
+func TestWaiterRetriesAQueueReadWithoutLeader(t *testing.T) {
+	client := testenv.Etcd(t)
+	first := newLocker(t, testenv.Etcd(t))
+	holder := acquire(t, first, "k")
+	middle := takeAndRelease(t, first, "k")
+	waitKeys(t, client, 2)
+	waiterClient := testenv.Etcd(t)
+	// 1 queues the waiter behind two keys, 2 probes; 3 and 4 are the reads
+	// after its predecessor goes.
+	waiterClient.KV = newFlakyKV(waiterClient.KV, map[int]error{3: rpctypes.ErrNoLeader, 4: rpctypes.ErrNoLeader})
+	granted := takeAndRelease(t, newLocker(t, waiterClient), "k")
+	waitProbed(t, client, 3)
+	release(t, holder)
+	if err := <-middle; err != nil {
+		t.Fatalf("middle waiter: %v", err)
+	}
+	if err := <-granted; err != nil {
+		t.Fatalf("waiter whose queue reads found no leader: %v", err)
+	}
+}
