@@ -1,6 +1,7 @@
 package sqldialect_test
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -65,6 +66,13 @@ type otherDriver struct{}
 
 func (otherDriver) Open(string) (driver.Conn, error) { return nil, errors.New("not a real driver") }
 
+// otherConnector opens pools of otherDriver without registering it, which a
+// test run twice in one process (go test -count=2) could not do twice.
+type otherConnector struct{}
+
+func (otherConnector) Connect(context.Context) (driver.Conn, error) { return otherDriver{}.Open("") }
+func (otherConnector) Driver() driver.Driver                        { return otherDriver{} }
+
 func TestOf(t *testing.T) {
 	// sql.Open connects to nothing: the addresses are never dialled.
 	for _, c := range []struct {
@@ -84,11 +92,7 @@ func TestOf(t *testing.T) {
 		}
 		_ = db.Close()
 	}
-	sql.Register("racefree-sqldialect-test", otherDriver{})
-	db, err := sql.Open("racefree-sqldialect-test", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := sql.OpenDB(otherConnector{})
 	defer db.Close()
 	if got, err := sqldialect.Of(db); got != 0 || !errors.Is(err, sqldialect.ErrUnknown) {
 		t.Errorf("Of an unknown driver's pool: %v, %v; want ErrUnknown", got, err)
