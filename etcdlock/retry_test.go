@@ -2,13 +2,16 @@ package etcdlock_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
+	"github.com/cenkalti/backoff/v5"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/racefree/racefree/internal/testenv"
+	"github.com/racefree/racefree/lock"
 )
 
 // flakyKV fails chosen transactions of a client, by their number in the
@@ -93,4 +96,22 @@ func TestWaiterRetriesAQueueReadWithoutLeader(t *testing.T) {
 	if err := <-granted; err != nil {
 		t.Fatalf("waiter whose queue reads found no leader: %v", err)
 	}
+}
+
+// The retries follow the Acquire call's backoff policy: one that stops at
+// once ends the wait with the probe's error.
+func TestWaiterStopsRetryingWhenThePolicySays(t *testing.T) {
+	client := testenv.Etcd(t)
+	holder := acquire(t, newLocker(t, testenv.Etcd(t)), "k")
+	waiterClient := testenv.Etcd(t)
+	waiterClient.KV = newFlakyKV(waiterClient.KV, map[int]error{2: rpctypes.ErrTimeout})
+	_, err := newLocker(t, waiterClient).Acquire(testContext(t), "k",
+		lock.WithBackOff(func() backoff.BackOff { return &backoff.StopBackOff{} }))
+	if !errors.Is(err, rpctypes.ErrTimeout) {
+		t.Fatalf("waiter with a policy that stops, whose probe timed out: %v, want the timeout", err)
+	}
+	if n := countKeys(t, client); n != 1 {
+		t.Fatalf("%d lock keys: want the holder's only", n)
+	}
+	release(t, holder)
 }

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/racefree/racefree/lock"
+	"github.com/cenkalti/backoff/v5"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/racefree/racefree/lock"
 )
 
 // queueEntry is a key in a lock's queue as a waiter sees it.
@@ -56,13 +58,21 @@ func (q queueEntry) grant(b *backend) *grant {
 // queue without a read, unless q's session is lost or ctx is done (the read
 // would have failed then too).
 func (q queueEntry) headGrant(ctx context.Context, b *backend) (*grant, error) {
-	if err := q.s.err(); err != nil {
-		return nil, fmt.Errorf("%w: %w", lock.ErrLost, err)
+	if err := q.sessionLost(); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return q.grant(b), nil
+}
+
+// sessionLost is the error of a waiter whose session is lost, or nil.
+func (q queueEntry) sessionLost() error {
+	if err := q.s.err(); err != nil {
+		return fmt.Errorf("%w: %w", lock.ErrLost, err)
+	}
+	return nil
 }
 
 // predecessor is the key just before a waiter's in its lock's queue.
@@ -84,38 +94,52 @@ const (
 	maxProbeWait   = 128 * time.Millisecond
 )
 
-// firstRetryWait is how long a waiter pauses after a probe or a queue read
-// failed with an error that passes by itself (transient); it doubles with
-// every such failure in a row, up to maxRetryWait.
-const (
-	firstRetryWait = 10 * time.Millisecond
-	maxRetryWait   = time.Second
-)
-
 // wait watches the predecessor of q until q's key is the oldest. A probe or
 // a queue read that fails for a while (a leader election, a timeout) is
 // made again, on a new watch of the same predecessor, rather than ending
-// the wait: the key keeps its place in the queue.
+// the wait: the key keeps its place in the queue. The pauses between such
+// attempts follow the Acquire call's backoff policy (lock.WithBackOff), and
+// a policy that stops ends the wait with the error.
 func (b *backend) wait(ctx context.Context, q queueEntry, pred predecessor) (lock.Grant, error) {
-	probeWait, retryWait := firstProbeWait, firstRetryWait
+	probeWait := firstProbeWait
+	var retry backoff.BackOff // the call's policy, from the first transient error on
 	for {
 		next, g, err := b.watchPredecessor(ctx, q, pred, probeWait)
 		if err != nil && transient(err) && ctx.Err() == nil {
-			if werr := q.pause(ctx, retryWait); werr != nil {
+			if retry == nil {
+				retry = retryPolicy(ctx)
+			}
+			d := retry.NextBackOff()
+			if d == backoff.Stop {
+				return nil, err
+			}
+			if werr := q.pause(ctx, d); werr != nil {
 				return nil, werr
 			}
-			retryWait = min(2*retryWait, maxRetryWait)
 			continue
 		}
 		if err != nil || g != nil {
 			return g, err
 		}
-		retryWait = firstRetryWait
+		if retry != nil {
+			retry.Reset()
+		}
 		if next.key == pred.key {
 			probeWait = min(2*probeWait, maxProbeWait)
 		}
 		pred = next
 	}
+}
+
+// retryPolicy is the Acquire call's backoff policy, or lock.DefaultBackOff
+// for a context that did not come from Acquire.
+func retryPolicy(ctx context.Context) backoff.BackOff {
+	policy, ok := lock.BackOffFrom(ctx)
+	if !ok {
+		policy = lock.DefaultBackOff()
+	}
+	policy.Reset()
+	return policy
 }
 
 // transient reports whether err may pass by itself: the member has no
@@ -314,8 +338,8 @@ func (b *backend) recheck(ctx context.Context, q queueEntry, seen int64) (predec
 	if !resp.Succeeded {
 		return predecessor{}, nil, lostWhileWaiting(q)
 	}
-	if err := q.s.err(); err != nil {
-		return predecessor{}, nil, fmt.Errorf("%w: %w", lock.ErrLost, err)
+	if err := q.sessionLost(); err != nil {
+		return predecessor{}, nil, err
 	}
 	kvs := resp.Responses[0].GetResponseRange().GetKvs()
 	if len(kvs) == 0 {

@@ -52,9 +52,10 @@ func WithMaxHold(d time.Duration) Option { return func(c *config) { c.maxHold = 
 // strategy may keep state. Notification-driven backends poll only as a safety
 // net against lost notifications and expiries. Backends that queue waiters
 // themselves (those implementing Waiter) are handed it through BackOffFrom:
-// caslock polls with it; those that their server wakes (the in-memory
-// backend, etcdlock, zklock, redlock, sqllock's PostgreSQL lease table) keep
-// their own options for any safety-net poll.
+// caslock polls with it, and etcdlock paces with it its retries after
+// errors that pass by themselves (no leader, a timeout); those that their
+// server wakes (the in-memory backend, etcdlock, zklock, redlock, sqllock's
+// PostgreSQL lease table) keep their own options for any safety-net poll.
 func WithBackOff(newBackOff func() backoff.BackOff) Option {
 	return func(c *config) { c.newBackOff = newBackOff }
 }
