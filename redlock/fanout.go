@@ -53,15 +53,25 @@ func callScript(ctx context.Context, node Client, script *redis.Script, keys []s
 // Close waits for; after Close, decide waits for them instead. Calls are
 // indexed by node; a fan-out may start on some nodes and be extended to
 // others before its decision (start).
+//
+// The caller is woken once per decision, not once per answer (each wake-up
+// of a parked goroutine showed in the cost of every grant): a call whose
+// answer counts towards the rule's need wakes the caller only when it
+// completes the need or is the last one running; any other answer wakes it
+// at once.
 type fanout struct {
 	q        *quorum
 	ctx      context.Context
 	timeout  time.Duration // bounds each call
 	wait     []<-chan struct{}
 	run      func(ctx context.Context, node Client) nodeResult
-	calls    []nodeCall // per node of the quorum
-	launched []int      // the nodes started, in order
-	answers  chan int   // node index of each call as it answers
+	calls    []nodeCall    // per node of the quorum
+	launched []int         // the nodes started, in order
+	answers  chan int      // node index of each call as it answers
+	wake     chan struct{} // a token when the caller should look at answers
+	rule     wakeRule
+	running  atomic.Int32 // calls started and not answered yet
+	counted  atomic.Int32 // answers that count towards rule.need
 	decided  chan struct{}
 	after    func(i int, r nodeResult) // set by decide; nil: nothing to follow up
 	attached bool                      // some calls are not in the background group
@@ -75,10 +85,19 @@ type nodeCall struct {
 	followed chan struct{} // closed once the follow-up, if any, ran
 }
 
+// wakeRule says which answers a fan-out's caller can wait for in bulk: need
+// answers for which counts returns true decide the call (a majority of
+// grants, say). A zero rule wakes the caller at every answer.
+type wakeRule struct {
+	need   int
+	counts func(r nodeResult) bool
+}
+
 // launch starts run on each of nodes, each call bounded by timeout. The call
 // on node i waits for wait[i] (when given) before it sends anything: a
-// release waits for the acquire reply of its own node.
-func (q *quorum) launch(ctx context.Context, nodes []int, wait []<-chan struct{}, timeout time.Duration, run func(ctx context.Context, node Client) nodeResult) *fanout {
+// release waits for the acquire reply of its own node. rule says when the
+// caller, waiting in next or await, is woken.
+func (q *quorum) launch(ctx context.Context, nodes []int, wait []<-chan struct{}, timeout time.Duration, rule wakeRule, run func(ctx context.Context, node Client) nodeResult) *fanout {
 	f := &fanout{
 		q:       q,
 		ctx:     ctx,
@@ -87,6 +106,8 @@ func (q *quorum) launch(ctx context.Context, nodes []int, wait []<-chan struct{}
 		run:     run,
 		calls:   make([]nodeCall, len(q.nodes)),
 		answers: make(chan int, len(q.nodes)),
+		wake:    make(chan struct{}, 1),
+		rule:    rule,
 		decided: make(chan struct{}),
 	}
 	f.start(nodes)
@@ -101,6 +122,7 @@ func (f *fanout) start(nodes []int) {
 	if len(nodes) == 0 {
 		return
 	}
+	f.running.Add(int32(len(nodes)))
 	detached := f.q.startBackground(len(nodes))
 	f.attached = f.attached || !detached
 	b := &callBatch{}
@@ -129,6 +151,7 @@ func (f *fanout) start(nodes []int) {
 			c.res = r
 			close(c.done)
 			f.answers <- i
+			f.answered(r)
 			<-f.decided
 			if f.after != nil {
 				f.after(i, r)
@@ -162,14 +185,44 @@ func closed(ch <-chan struct{}) bool {
 	}
 }
 
-// next waits for the next call to answer, or for ctx to be done; it
-// returns the call's node index.
-func (f *fanout) next(ctx context.Context) (int, nodeResult, error) {
+// answered wakes the caller if r, just sent on answers, needs it now (see
+// wakeRule).
+func (f *fanout) answered(r nodeResult) {
+	last := f.running.Add(-1) == 0
+	if f.rule.counts != nil && f.rule.counts(r) && int(f.counted.Add(1)) < f.rule.need && !last {
+		return // the caller waits for the rest of the need
+	}
 	select {
-	case i := <-f.answers:
-		return i, f.calls[i].res, nil
-	case <-ctx.Done():
-		return -1, nodeResult{}, ctx.Err()
+	case f.wake <- struct{}{}:
+	default: // a token is pending already
+	}
+}
+
+// next waits for the next call to answer (as far as the rule wakes the
+// caller), or for ctx to be done; it returns the call's node index.
+func (f *fanout) next(ctx context.Context) (int, nodeResult, error) {
+	i, _, err := f.await(ctx, nil)
+	if err != nil {
+		return -1, nodeResult{}, err
+	}
+	return i, f.calls[i].res, nil
+}
+
+// await is next that also returns, with timedOut set, when timer fires.
+func (f *fanout) await(ctx context.Context, timer <-chan time.Time) (i int, timedOut bool, err error) {
+	for {
+		select {
+		case i := <-f.answers:
+			return i, false, nil
+		default:
+		}
+		select {
+		case <-f.wake:
+		case <-timer:
+			return -1, true, nil
+		case <-ctx.Done():
+			return -1, false, ctx.Err()
+		}
 	}
 }
 

@@ -127,7 +127,7 @@ func (q *quorum) attempt(ctx context.Context, n names, ttl time.Duration, w wait
 		// order: it asks them all at once.
 		first, rest = q.allNodes(), nil
 	}
-	f := q.launch(ctx, first, q.pendingRelease(n.lock), timeout, func(ctx context.Context, node Client) nodeResult {
+	f := q.launch(ctx, first, q.pendingRelease(n.lock), timeout, wakeRule{need: q.majority, counts: isGrant}, func(ctx context.Context, node Client) nodeResult {
 		return callScript(ctx, node, quorumAcquireScript, []string{n.lock, n.fence, n.wqueue, n.wdeadline},
 			token, milliseconds(ttl), w.id, w.ticket, wait, wakePrefix)
 	})
@@ -147,10 +147,9 @@ func (q *quorum) attempt(ctx context.Context, n names, ttl time.Duration, w wait
 		if answered == len(f.launched) {
 			extend()
 		}
-		var i int
-		select {
-		case i = <-f.answers: // every call ends within the node timeout
-		case <-hedge.C:
+		// Every call ends within the node timeout.
+		i, hedged, _ := f.await(context.Background(), hedge.C)
+		if hedged {
 			extend()
 			continue
 		}
@@ -162,7 +161,7 @@ func (q *quorum) attempt(ctx context.Context, n names, ttl time.Duration, w wait
 		case r.str != "":
 			held++
 			extend()
-		default:
+		default: // isGrant
 			granted++
 			counters[i] = r.val
 			fence = max(fence, uint64(r.val))
@@ -216,6 +215,15 @@ func (q *quorum) attempt(ctx context.Context, n names, ttl time.Duration, w wait
 		lock.ErrNotAcquired, granted, nodes, held, len(errs), q.majority, redisErr("acquire", errors.Join(errs...)))
 }
 
+// isGrant reports whether r is a node's grant in answer to quorum_acquire.lua.
+func isGrant(r nodeResult) bool { return r.err == nil && r.str == "" }
+
+// isConfirmed reports whether r is a node's 1 (released, refreshed, adopted).
+func isConfirmed(r nodeResult) bool { return r.err == nil && r.val == 1 }
+
+// isOK reports whether r is a node's answer without error.
+func isOK(r nodeResult) bool { return r.err == nil }
+
 // preferred splits the nodes into the majority a grant of lockName asks
 // first — consecutive nodes from one chosen by a hash of the name, so that
 // every Locker asks the same ones for a key (their fencing counters stay
@@ -259,7 +267,7 @@ func (q *quorum) hedgeDelay(timeout time.Duration) time.Duration {
 // writeFence raises the counter to fence on the nodes behind (fence.lua only
 // ever raises it, so it needs no order with the acquire) and returns once need of them confirmed or cannot.
 func (q *quorum) writeFence(ctx context.Context, n names, fence uint64, timeout time.Duration, behind []int, need int) (int, []error) {
-	f := q.launch(ctx, behind, nil, timeout, func(ctx context.Context, node Client) nodeResult {
+	f := q.launch(ctx, behind, nil, timeout, wakeRule{need: need, counts: isOK}, func(ctx context.Context, node Client) nodeResult {
 		return callScript(ctx, node, fenceScript, []string{n.fence}, fence)
 	})
 	defer f.decide(nil)
@@ -313,7 +321,7 @@ func (g *quorumGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 	start := time.Now()
 	timeout := q.nodeTimeout(ttl)
 	asked := g.askedNodes()
-	f := q.launch(ctx, asked, nil, timeout, func(ctx context.Context, node Client) nodeResult {
+	f := q.launch(ctx, asked, nil, timeout, wakeRule{need: q.majority, counts: isConfirmed}, func(ctx context.Context, node Client) nodeResult {
 		return callScript(ctx, node, refreshScript, []string{g.names.lock}, g.token, milliseconds(ttl))
 	})
 	ok, notHeld, errs := g.collect(ctx, f, q.majority)
@@ -324,7 +332,7 @@ func (g *quorumGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 		// it is free (adopt.lua). While this grant is valid no one else
 		// can hold a majority, so this only adds nodes to its own.
 		g.addNodes(rest)
-		fa := q.launch(ctx, rest, nil, timeout, func(ctx context.Context, node Client) nodeResult {
+		fa := q.launch(ctx, rest, nil, timeout, wakeRule{need: q.majority - ok, counts: isConfirmed}, func(ctx context.Context, node Client) nodeResult {
 			return callScript(ctx, node, adoptScript, []string{g.names.lock}, g.token, milliseconds(ttl))
 		})
 		more, notHeldMore, moreErrs := g.collect(ctx, fa, q.majority-ok)
@@ -380,7 +388,7 @@ func (g *quorumGrant) Release(ctx context.Context) error {
 	// wake-up from the two other nodes as well would only cost the head's
 	// Locker CPU.
 	publish := q.publishers(g.names.lock)
-	f := q.launch(bctx, g.askedNodes(), g.acquired, q.opts.nodeTimeout, func(ctx context.Context, node Client) nodeResult {
+	f := q.launch(bctx, g.askedNodes(), g.acquired, q.opts.nodeTimeout, wakeRule{need: q.majority, counts: isConfirmed}, func(ctx context.Context, node Client) nodeResult {
 		return callScript(ctx, node, quorumReleaseScript, []string{g.names.lock, g.names.wqueue, g.names.wdeadline},
 			g.token, g.waiter, wakePrefix, publish[node])
 	})
@@ -410,7 +418,7 @@ func (g *quorumGrant) collect(ctx context.Context, f *fanout, need int) (ok, not
 			return ok, notHeld, errs
 		case r.err != nil:
 			errs = append(errs, r.err)
-		case r.val == 1:
+		case r.val == 1: // isConfirmed
 			ok++
 		default:
 			notHeld++

@@ -71,7 +71,7 @@ func (q *quorum) WaitGrant(ctx context.Context, key string, ttl time.Duration) (
 func (q *quorum) leave(ctx context.Context, n names, w waiter) {
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
 	defer cancel()
-	f := q.launch(lctx, q.allNodes(), nil, leaveTimeout, func(ctx context.Context, node Client) nodeResult {
+	f := q.launch(lctx, q.allNodes(), nil, leaveTimeout, wakeRule{}, func(ctx context.Context, node Client) nodeResult {
 		return callScript(ctx, node, quorumLeaveScript, []string{n.lock, n.wqueue, n.wdeadline}, w.id, wakePrefix)
 	})
 	f.decide(nil)
