@@ -151,7 +151,7 @@ func (f *fanout) start(nodes []int) {
 			c.res = r
 			close(c.done)
 			f.answers <- i
-			f.answered(r)
+			f.answered(r) // after the send: a caller it wakes finds the answer
 			<-f.decided
 			if f.after != nil {
 				f.after(i, r)

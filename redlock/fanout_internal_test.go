@@ -2,6 +2,7 @@ package redlock
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -72,5 +73,98 @@ func TestFanoutWakesTheCallerWhenItCanDecide(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Random fan-outs, some of whose nodes never answer until the end: whenever
+// the answers that do come decide a collect (enough confirmations, or too
+// many refusals and errors for the need), it returns without the silent
+// nodes.
+func TestFanoutCallerDecidesWithoutTheSilentNodes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	for trial := range 2000 {
+		n := 3 + rng.IntN(5)
+		nodes := make([]Client, n)
+		for i := range nodes {
+			nodes[i] = redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
+		}
+		answers := make(map[Client]nodeResult, n)
+		silent := make(map[Client]bool, n)
+		delay := make(map[Client]time.Duration, n)
+		confirmed, failed := 0, 0
+		for _, c := range nodes {
+			delay[c] = time.Duration(rng.IntN(200)) * time.Microsecond
+			answers[c] = [...]nodeResult{{val: 1}, {val: 1}, {val: 0}, {err: context.DeadlineExceeded}}[rng.IntN(4)]
+			silent[c] = rng.IntN(4) == 0
+			switch {
+			case silent[c]:
+			case isConfirmed(answers[c]):
+				confirmed++
+			default:
+				failed++
+			}
+		}
+		need := 1 + rng.IntN(n)
+		q := &quorum{nodes: nodes, majority: n/2 + 1, workers: workpool.New(time.Second)}
+		speak := make(chan struct{})
+		f := q.launch(context.Background(), q.allNodes(), nil, time.Minute, wakeRule{need: need, counts: isConfirmed},
+			func(_ context.Context, node Client) nodeResult {
+				if silent[node] {
+					<-speak
+				} else {
+					time.Sleep(delay[node])
+				}
+				return answers[node]
+			})
+		collected := make(chan int, 1)
+		go func() {
+			ok, _, _ := (&quorumGrant{q: q}).collect(context.Background(), f, need)
+			collected <- ok
+		}()
+		silentCount := n - confirmed - failed
+		if confirmed >= need || confirmed+silentCount < need || silentCount == 0 {
+			select {
+			case ok := <-collected:
+				collected <- ok
+			case <-time.After(5 * time.Second):
+				t.Errorf("trial %d: %d nodes, need %d, %d confirmed, %d failed, %d silent: the caller slept with a decision in hand",
+					trial, n, need, confirmed, failed, silentCount)
+			}
+		}
+		close(speak)
+		<-collected
+		f.decide(nil)
+		f.waitFollowUps()
+		q.closeBackground()
+		q.workers.Close()
+		for _, c := range nodes {
+			_ = c.(*redis.Client).Close()
+		}
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+// A caller that waits for every answer (need above the calls, as for a
+// fan-out extended later) is woken by the last one.
+func TestFanoutLastAnswerWakesTheCaller(t *testing.T) {
+	nodes := []Client{redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})}
+	q := &quorum{nodes: nodes, majority: 2, workers: workpool.New(time.Second)}
+	f := q.launch(context.Background(), q.allNodes(), nil, time.Minute, wakeRule{need: 3, counts: isGrant},
+		func(context.Context, Client) nodeResult { return nodeResult{val: 1} })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for k := range nodes {
+		if _, _, err := f.next(ctx); err != nil {
+			t.Errorf("answer %d of %d: %v", k+1, len(nodes), err)
+		}
+	}
+	f.decide(nil)
+	f.waitFollowUps()
+	q.closeBackground()
+	q.workers.Close()
+	for _, c := range nodes {
+		_ = c.(*redis.Client).Close()
 	}
 }
