@@ -111,3 +111,32 @@ func TestSelectSpecs(t *testing.T) {
 		t.Fatal("a filter that matches nothing was accepted")
 	}
 }
+
+// Every repetition starts at the next contender, so that over the
+// repetitions each contender runs in each place of the round equally often.
+func TestRotateStartsEachRepetitionAtTheNextContender(t *testing.T) {
+	all := []spec{{name: "a"}, {name: "b"}, {name: "c"}}
+	first := map[string]int{}
+	for rep := range 6 {
+		round := rotate(all, rep)
+		var names []string
+		for _, s := range round {
+			names = append(names, s.name)
+		}
+		if len(names) != 3 || names[0] == names[1] || names[1] == names[2] || names[0] == names[2] {
+			t.Fatalf("repetition %d runs %v, want each contender once", rep, names)
+		}
+		first[names[0]]++
+	}
+	for _, s := range all {
+		if first[s.name] != 2 {
+			t.Fatalf("first in a round: %v, want each contender twice in 6 repetitions", first)
+		}
+	}
+	if got := rotate(nil, 3); len(got) != 0 {
+		t.Fatalf("rotate(nil) = %v", got)
+	}
+	if all[0].name != "a" {
+		t.Fatal("rotate reordered its input")
+	}
+}

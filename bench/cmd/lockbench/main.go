@@ -161,7 +161,7 @@ func run() error {
 	results := map[string][]cellResult{}
 	var order []string
 	for rep := 1; rep <= max(f.reps, f.reps1); rep++ {
-		for _, s := range chosen {
+		for _, s := range rotate(chosen, rep-1) {
 			for _, n := range f.ns {
 				id := fmt.Sprintf("%s|%d", s.name, n)
 				if rep == 1 {
@@ -247,6 +247,19 @@ func progress(w io.Writer, r cellResult) {
 	}
 	fmt.Fprintf(w, "rep %d %-22s N=%-2d %8.0f ops/s  handoff p99 %s  errors %d  overlaps %d  (load %s)\n",
 		r.Rep, r.Contender, r.N, r.OpsPerSec, us(r.HandP99us), r.Errors, r.Overlaps+r.TokenErrs, loadAvg())
+}
+
+// rotate returns specs starting at the k-th (modulo their number): each
+// repetition starts at the next contender, so that no contender always runs
+// first, right after another backend's cells or the previous round's last
+// cell (on this VM, the loopback's speed changes from one cell to the next,
+// and a fixed order gave the first contender of every round the same luck).
+func rotate(specs []spec, k int) []spec {
+	if len(specs) == 0 {
+		return nil
+	}
+	k %= len(specs)
+	return append(slices.Clone(specs[k:]), specs[:k]...)
 }
 
 // sortedBackends lists the backends of rs in first-seen order.

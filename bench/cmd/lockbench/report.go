@@ -135,7 +135,7 @@ func printMachine(w io.Writer, m machine) {
 	if m.EtcdCompacted {
 		prewarm += ", etcd compacted before every etcd cell"
 	}
-	fmt.Fprintf(w, "run: %s to %s, %s, N>1: %d reps of %s, N=1: %d reps of %s, interleaved (ops/s and CPU/op pooled, others medians), hold %s at N>1 (%s at N=1), load avg %s -> %s\n\n",
+	fmt.Fprintf(w, "run: %s to %s, %s, N>1: %d reps of %s, N=1: %d reps of %s, interleaved, each round starting at the next contender (ops/s and CPU/op pooled, others medians), hold %s at N>1 (%s at N=1), load avg %s -> %s\n\n",
 		m.Started, m.Finished, prewarm, m.Reps, m.Duration, m.Reps1, m.Duration1, m.Hold, m.Hold1, m.LoadStart, m.LoadEnd)
 }
 
