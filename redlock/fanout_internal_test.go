@@ -27,14 +27,8 @@ func TestFanoutWakesTheCallerWhenItCanDecide(t *testing.T) {
 		{"the grant that makes the need", []nodeResult{{val: 1}, {val: 2}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			nodes := make([]Client, 3)
-			for i := range nodes {
-				// Never dialled: the calls below do not touch their node.
-				c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
-				t.Cleanup(func() { _ = c.Close() })
-				nodes[i] = c
-			}
-			q := &quorum{nodes: nodes, majority: 2, workers: workpool.New(time.Second)}
+			q := offlineQuorum(3)
+			nodes := q.nodes
 			slow := make(chan struct{})
 			var slowOnce sync.Once
 			answerSlow := func() { slowOnce.Do(func() { close(slow) }) }
@@ -50,10 +44,7 @@ func TestFanoutWakesTheCallerWhenItCanDecide(t *testing.T) {
 				})
 			defer func() {
 				answerSlow()
-				f.decide(nil)
-				f.waitFollowUps()
-				q.closeBackground()
-				q.workers.Close()
+				endFanout(q, f)
 			}()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -84,10 +75,8 @@ func TestFanoutCallerDecidesWithoutTheSilentNodes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for trial := range 2000 {
 		n := 3 + rng.IntN(5)
-		nodes := make([]Client, n)
-		for i := range nodes {
-			nodes[i] = redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
-		}
+		q := offlineQuorum(n)
+		nodes := q.nodes
 		answers := make(map[Client]nodeResult, n)
 		silent := make(map[Client]bool, n)
 		delay := make(map[Client]time.Duration, n)
@@ -105,7 +94,6 @@ func TestFanoutCallerDecidesWithoutTheSilentNodes(t *testing.T) {
 			}
 		}
 		need := 1 + rng.IntN(n)
-		q := &quorum{nodes: nodes, majority: n/2 + 1, workers: workpool.New(time.Second)}
 		speak := make(chan struct{})
 		f := q.launch(context.Background(), q.allNodes(), nil, time.Minute, wakeRule{need: need, counts: isConfirmed},
 			func(_ context.Context, node Client) nodeResult {
@@ -133,13 +121,7 @@ func TestFanoutCallerDecidesWithoutTheSilentNodes(t *testing.T) {
 		}
 		close(speak)
 		<-collected
-		f.decide(nil)
-		f.waitFollowUps()
-		q.closeBackground()
-		q.workers.Close()
-		for _, c := range nodes {
-			_ = c.(*redis.Client).Close()
-		}
+		endFanout(q, f)
 		if t.Failed() {
 			return
 		}
@@ -149,22 +131,38 @@ func TestFanoutCallerDecidesWithoutTheSilentNodes(t *testing.T) {
 // A caller that waits for every answer (need above the calls, as for a
 // fan-out extended later) is woken by the last one.
 func TestFanoutLastAnswerWakesTheCaller(t *testing.T) {
-	nodes := []Client{redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})}
-	q := &quorum{nodes: nodes, majority: 2, workers: workpool.New(time.Second)}
+	q := offlineQuorum(2)
 	f := q.launch(context.Background(), q.allNodes(), nil, time.Minute, wakeRule{need: 3, counts: isGrant},
 		func(context.Context, Client) nodeResult { return nodeResult{val: 1} })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for k := range nodes {
+	for k := range q.nodes {
 		if _, _, err := f.next(ctx); err != nil {
-			t.Errorf("answer %d of %d: %v", k+1, len(nodes), err)
+			t.Errorf("answer %d of %d: %v", k+1, len(q.nodes), err)
 		}
 	}
+	endFanout(q, f)
+}
+
+// offlineQuorum is a quorum of n clients that are never dialled: the
+// fan-outs of these tests do not touch their nodes. A node is told apart by
+// its Client value.
+func offlineQuorum(n int) *quorum {
+	nodes := make([]Client, n)
+	for i := range nodes {
+		nodes[i] = redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	}
+	return &quorum{nodes: nodes, majority: n/2 + 1, workers: workpool.New(time.Second)}
+}
+
+// endFanout decides f with no follow-up, waits for all its calls, and closes
+// q's workers and clients.
+func endFanout(q *quorum, f *fanout) {
 	f.decide(nil)
 	f.waitFollowUps()
 	q.closeBackground()
 	q.workers.Close()
-	for _, c := range nodes {
+	for _, c := range q.nodes {
 		_ = c.(*redis.Client).Close()
 	}
 }
