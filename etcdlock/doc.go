@@ -35,7 +35,11 @@
 // fails with an error that passes by itself (no leader, a leader change, a
 // timeout, the connection down for now) is made again after a pause, paced
 // by the Acquire call's backoff policy (lock.WithBackOff); the key keeps its
-// place, and a policy that stops ends the wait with the error. A waiter whose
+// place, and a policy that stops ends the wait with the error. A waiter's
+// watch requires a leader (clientv3.WithRequireLeader): a member cut off from
+// the others ends it rather than keep it open with no sight of the deletions
+// the others commit, and the waiter reads the queue and, if nothing changed,
+// watches again after the same pause, maybe through another member. A waiter whose
 // session dies gives up with an error wrapping lock.ErrLost (etcd#19597); a
 // waiter cancelled mid-wait deletes its key.
 //

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cenkalti/backoff/v5"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/racefree/racefree/internal/testenv"
 	"github.com/racefree/racefree/lock"
@@ -114,4 +117,61 @@ func TestWaiterStopsRetryingWhenThePolicySays(t *testing.T) {
 		t.Fatalf("%d lock keys: want the holder's only", n)
 	}
 	release(t, holder)
+}
+
+// endingWatcher ends every watch at once, with no event, while ending is
+// set: what a member does to the watches that require a leader when it loses
+// its own. It counts the watches, and those that did not require a leader.
+type endingWatcher struct {
+	clientv3.Watcher
+	ending        *atomic.Bool
+	watches       *atomic.Int32
+	withoutLeader *atomic.Int32
+}
+
+func newEndingWatcher(w clientv3.Watcher) endingWatcher {
+	return endingWatcher{Watcher: w, ending: new(atomic.Bool), watches: new(atomic.Int32), withoutLeader: new(atomic.Int32)}
+}
+
+func (w endingWatcher) Watch(ctx context.Context, key string, opts ...clientv3.OpOption) clientv3.WatchChan {
+	w.watches.Add(1)
+	if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(rpctypes.MetadataRequireLeaderKey)) == 0 {
+		w.withoutLeader.Add(1)
+	}
+	if w.ending.Load() {
+		ended := make(chan clientv3.WatchResponse)
+		close(ended)
+		return ended
+	}
+	return w.Watcher.Watch(ctx, key, opts...)
+}
+
+// A waiter's watch requires a leader: a member cut off from the others ends
+// it, and the waiter watches again, maybe through another member, rather
+// than waiting for a deletion that member cannot see. While its watches keep
+// ending, it pauses between them by its backoff policy (no busy loop of
+// watches and queue reads), keeps its place, and is granted once watches
+// work again.
+func TestWaiterWatchesAgainAfterPausesWhileItsWatchesEnd(t *testing.T) {
+	holder := acquire(t, newLocker(t, testenv.Etcd(t)), "k")
+	waiterClient := testenv.Etcd(t)
+	w := newEndingWatcher(waiterClient.Watcher)
+	w.ending.Store(true)
+	waiterClient.Watcher = w
+	granted := takeAndRelease(t, newLocker(t, waiterClient), "k")
+	time.Sleep(300 * time.Millisecond)
+	w.ending.Store(false)
+	switch n := w.watches.Load(); {
+	case n < 2:
+		t.Fatalf("%d watch(es) in 300 ms: the waiter did not watch again after its watch ended", n)
+	case n > 30:
+		t.Fatalf("%d watches in 300 ms while every watch ended at once: want a pause between them", n)
+	}
+	release(t, holder)
+	if err := <-granted; err != nil {
+		t.Fatalf("waiter after its watches ended for a while: %v", err)
+	}
+	if n := w.withoutLeader.Load(); n > 0 {
+		t.Fatalf("%d of %d watches did not require a leader", n, w.watches.Load())
+	}
 }

@@ -142,14 +142,28 @@ func retryPolicy(ctx context.Context) backoff.BackOff {
 	return policy
 }
 
+// errWatchEnded is wrapped in the error of a watch that ended before the
+// predecessor's deletion: the member lost its leader, say. It passes by
+// itself.
+var errWatchEnded = errors.New("etcdlock: the watch of the predecessor ended")
+
+// watchEnded is the error of a watch that ended with resp (ok: it was
+// received, not the channel's close).
+func watchEnded(resp clientv3.WatchResponse, ok bool) error {
+	if err := resp.Err(); ok && err != nil {
+		return fmt.Errorf("%w: %w", errWatchEnded, err)
+	}
+	return errWatchEnded
+}
+
 // transient reports whether err may pass by itself: the member has no
-// leader or lost it, the request timed out, or the connection is down for
-// now.
+// leader or lost it, the request timed out, the connection is down for now,
+// or a watch ended.
 func transient(err error) bool {
 	if errors.Is(err, lock.ErrLost) {
 		return false
 	}
-	for _, e := range []error{rpctypes.ErrNoLeader, rpctypes.ErrLeaderChanged, rpctypes.ErrTimeout,
+	for _, e := range []error{errWatchEnded, rpctypes.ErrNoLeader, rpctypes.ErrLeaderChanged, rpctypes.ErrTimeout,
 		rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrTimeoutDueToConnectionLost} {
 		if errors.Is(err, e) {
 			return true
@@ -240,8 +254,13 @@ func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred prede
 					seen = lastRevision(resp)
 				}
 				next, g, err := b.recheck(ctx, q, seen)
-				if err != nil || g != nil || next.key != pred.key || !live {
+				if err != nil || g != nil || next.key != pred.key {
 					return next, g, err
+				}
+				if !live {
+					// Nothing changed: watching again at once could
+					// loop as fast as the member ends the watches.
+					return pred, nil, watchEnded(resp, ok)
 				}
 			}
 		}
@@ -254,6 +273,10 @@ func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred prede
 // also shows whether q's own key went first. Other waiters' keys that fall
 // in between add events that only count as proof that the watch is live.
 func (b *backend) watch(ctx context.Context, q queueEntry, pred predecessor) clientv3.WatchChan {
+	// A member cut off from the leader would keep the watch open and show
+	// no deletion the others commit; one that requires a leader is ended
+	// instead, and the waiter watches again, maybe through another member.
+	ctx = clientv3.WithRequireLeader(ctx)
 	if !pred.alone {
 		return b.client.Watch(ctx, pred.key, clientv3.WithCreatedNotify())
 	}
