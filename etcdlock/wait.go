@@ -105,9 +105,20 @@ func (b *backend) wait(ctx context.Context, q queueEntry, pred predecessor) (loc
 	var retry backoff.BackOff // the call's policy, from the first transient error on
 	for {
 		next, g, err := b.watchPredecessor(ctx, q, pred, probeWait)
-		if err != nil && transient(err) && ctx.Err() == nil {
-			if retry == nil {
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil && transient(err) {
+			switch {
+			case retry == nil:
 				retry = retryPolicy(ctx)
+			case errors.Is(err, errLiveWatchEnded):
+				// The watch worked before it ended: a first failure, not
+				// one more in a row.
+				retry.Reset()
+			}
+			if next.key != "" {
+				pred = next // the same key, as last read
 			}
 			d := retry.NextBackOff()
 			if d == backoff.Stop {
@@ -147,13 +158,22 @@ func retryPolicy(ctx context.Context) backoff.BackOff {
 // itself.
 var errWatchEnded = errors.New("etcdlock: the watch of the predecessor ended")
 
+// errLiveWatchEnded is errWatchEnded for a watch that had delivered its
+// probe: it worked for a while, so its end does not add to a run of
+// failures.
+var errLiveWatchEnded = fmt.Errorf("%w after it delivered its probe", errWatchEnded)
+
 // watchEnded is the error of a watch that ended with resp (ok: it was
-// received, not the channel's close).
-func watchEnded(resp clientv3.WatchResponse, ok bool) error {
-	if err := resp.Err(); ok && err != nil {
-		return fmt.Errorf("%w: %w", errWatchEnded, err)
+// received, not the channel's close); live: it had delivered its probe.
+func watchEnded(resp clientv3.WatchResponse, ok, live bool) error {
+	base := errWatchEnded
+	if live {
+		base = errLiveWatchEnded
 	}
-	return errWatchEnded
+	if err := resp.Err(); ok && err != nil {
+		return fmt.Errorf("%w: %w", base, err)
+	}
+	return base
 }
 
 // transient reports whether err may pass by itself: the member has no
@@ -210,6 +230,7 @@ func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred prede
 	var (
 		probeRev int64            // revision of the probe, once sent
 		lagging  <-chan time.Time // fires when the probe is late
+		proven   bool             // the watch delivered the probe
 	)
 	probeTimer := time.NewTimer(time.Hour)
 	defer probeTimer.Stop()
@@ -240,7 +261,7 @@ func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred prede
 				return predecessor{}, nil, lostWhileWaiting(q)
 			case live && !deletedKey(resp, pred.key, pred.createRev):
 				if probeRev != 0 && lastRevision(resp) >= probeRev {
-					lagging = nil // the watch is live
+					lagging, proven = nil, true // the watch is live
 				}
 			case live && pred.alone:
 				// pred was the last key older than q's, and q's key was
@@ -260,7 +281,7 @@ func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred prede
 				if !live {
 					// Nothing changed: watching again at once could
 					// loop as fast as the member ends the watches.
-					return pred, nil, watchEnded(resp, ok)
+					return next, nil, watchEnded(resp, ok, proven)
 				}
 			}
 		}
