@@ -39,9 +39,9 @@
 // watch requires a leader (clientv3.WithRequireLeader): a member cut off from
 // the others ends it rather than keep it open with no sight of the deletions
 // the others commit, and the waiter reads the queue and, if nothing changed,
-// watches again after the same pause, maybe through another member (the
-// end of a watch that had worked counts as a first failure, not one more in a
-// row). A waiter whose
+// watches again after the same pause, maybe through another member. A
+// failure after a watch that had worked (it delivered its probe) counts as a
+// first failure for the policy, not one more in a row. A waiter whose
 // session dies gives up with an error wrapping lock.ErrLost (etcd#19597); a
 // waiter cancelled mid-wait deletes its key.
 //

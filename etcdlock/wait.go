@@ -104,7 +104,8 @@ func (b *backend) wait(ctx context.Context, q queueEntry, pred predecessor) (loc
 	probeWait := firstProbeWait
 	var retry backoff.BackOff // the call's policy, from the first transient error on
 	for {
-		next, g, err := b.watchPredecessor(ctx, q, pred, probeWait)
+		var worked bool // the watch delivered its probe
+		next, g, err := b.watchPredecessor(ctx, q, pred, probeWait, &worked)
 		if err != nil && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -112,9 +113,9 @@ func (b *backend) wait(ctx context.Context, q queueEntry, pred predecessor) (loc
 			switch {
 			case retry == nil:
 				retry = retryPolicy(ctx)
-			case errors.Is(err, errLiveWatchEnded):
-				// The watch worked before it ended: a first failure, not
-				// one more in a row.
+			case worked:
+				// The watch worked before this failure (its end, or a
+				// read after it): a first failure, not one more in a row.
 				retry.Reset()
 			}
 			if next.key != "" {
@@ -158,22 +159,13 @@ func retryPolicy(ctx context.Context) backoff.BackOff {
 // itself.
 var errWatchEnded = errors.New("etcdlock: the watch of the predecessor ended")
 
-// errLiveWatchEnded is errWatchEnded for a watch that had delivered its
-// probe: it worked for a while, so its end does not add to a run of
-// failures.
-var errLiveWatchEnded = fmt.Errorf("%w after it delivered its probe", errWatchEnded)
-
 // watchEnded is the error of a watch that ended with resp (ok: it was
-// received, not the channel's close); live: it had delivered its probe.
-func watchEnded(resp clientv3.WatchResponse, ok, live bool) error {
-	base := errWatchEnded
-	if live {
-		base = errLiveWatchEnded
-	}
+// received, not the channel's close).
+func watchEnded(resp clientv3.WatchResponse, ok bool) error {
 	if err := resp.Err(); ok && err != nil {
-		return fmt.Errorf("%w: %w", base, err)
+		return fmt.Errorf("%w: %w", errWatchEnded, err)
 	}
-	return base
+	return errWatchEnded
 }
 
 // transient reports whether err may pass by itself: the member has no
@@ -223,14 +215,15 @@ func (q queueEntry) pause(ctx context.Context, d time.Duration) error {
 // unsynced: the server reads the revision, then registers the watch after
 // a write that was being applied. Measured: skipping the probe then brings
 // the 100 ms tail back.)
-func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred predecessor, probeWait time.Duration) (predecessor, *grant, error) {
+//
+// worked is set once the watch has delivered its probe.
+func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred predecessor, probeWait time.Duration, worked *bool) (predecessor, *grant, error) {
 	watchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events := b.watch(watchCtx, q, pred)
 	var (
 		probeRev int64            // revision of the probe, once sent
 		lagging  <-chan time.Time // fires when the probe is late
-		proven   bool             // the watch delivered the probe
 	)
 	probeTimer := time.NewTimer(time.Hour)
 	defer probeTimer.Stop()
@@ -261,7 +254,7 @@ func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred prede
 				return predecessor{}, nil, lostWhileWaiting(q)
 			case live && !deletedKey(resp, pred.key, pred.createRev):
 				if probeRev != 0 && lastRevision(resp) >= probeRev {
-					lagging, proven = nil, true // the watch is live
+					lagging, *worked = nil, true // the watch is live
 				}
 			case live && pred.alone:
 				// pred was the last key older than q's, and q's key was
@@ -281,7 +274,7 @@ func (b *backend) watchPredecessor(ctx context.Context, q queueEntry, pred prede
 				if !live {
 					// Nothing changed: watching again at once could
 					// loop as fast as the member ends the watches.
-					return next, nil, watchEnded(resp, ok, proven)
+					return next, nil, watchEnded(resp, ok)
 				}
 			}
 		}
