@@ -10,7 +10,19 @@
 // sequential node "_c_<guid>-lock-<seq>" in it; the guid lets a create whose
 // reply was lost to a broken connection be found again instead of leaving an
 // orphan in the queue (Curator's protected mode). The node with the lowest
-// sequence holds the lock. A waiter watches only the node just before its own,
+// sequence holds the lock.
+//
+// The create is a multi that also writes the key's znode (its data, which
+// stays empty), so that the reply carries that znode's stat as of the
+// create: a znode with one child shows the lock free and now taken, in one
+// request, where Curator and go-zookeeper's zk.Lock list the queue in a
+// second one (on loopback, about 5 700 uncontended acquire+release pairs per
+// second against 4 000 before). The znode's modification zxid is then the
+// transaction's, the new node's creation zxid. A lock taken so is watched
+// for its loss (see Sessions) just after the grant; when the connection
+// breaks before that watch is set, the next refresh that finds the node sets
+// it. Otherwise the acquisition lists the queue and, in parallel, watches
+// its own node. A waiter watches only the node just before its own,
 // so a release wakes exactly one waiter, in FIFO order. TryAcquire creates its
 // node and deletes it again when it is not first. A cancelled Acquire deletes
 // its node before it returns.
@@ -36,7 +48,9 @@
 //     lease resumes, as Curator's SUSPENDED and RECONNECTED states have it.
 //   - A watch on the lock node reports the loss as soon as the client learns
 //     it: the node deleted, the session expired (seen on reconnection), or the
-//     connection closed. The lease then ends with lock.ErrLost.
+//     connection closed. The lease then ends with lock.ErrLost. (A lock taken
+//     by its create has no watch for a moment after the grant; until the
+//     watch is set, the refreshes and the lease's deadline cover a loss.)
 //
 // Properties.LossDetection is the session timeout. The lease TTL defaults to
 // the session timeout and may not exceed it.

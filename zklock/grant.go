@@ -22,6 +22,7 @@ type grant struct {
 
 	mu      sync.Mutex
 	contact time.Time // send time of the last request that found the node alive
+	watched bool      // watchLoss runs
 
 	lost  chan struct{} // closed by watchLoss
 	cause error         // why; written before lost is closed
@@ -37,41 +38,72 @@ var (
 // and starts watching for its loss.
 func newGrant(e *entry, contact time.Time) *grant {
 	g := &grant{
-		b: e.b, dir: e.dir, guid: e.guid, path: e.path, token: uint64(e.stat.Czxid),
-		contact: contact, lost: make(chan struct{}),
+		b: e.b, dir: e.dir, guid: e.guid, path: e.path, token: e.token,
+		contact: contact, watched: true, lost: make(chan struct{}),
 	}
 	e.b.pool.Go(func() { g.watchLoss(e.watch) })
 	return g
 }
 
-// watchLoss closes lost when the node goes away: deleted (by Release, by an
-// operator, or by the server at session expiry), or its session ended.
-func (g *grant) watchLoss(watch <-chan zk.Event) {
-	for {
-		ev := <-watch
-		switch {
-		case ev.Err != nil:
-			g.cause = fmt.Errorf("lock node %s: %w", g.path, ev.Err)
-		case ev.Type == zk.EventNodeDeleted:
-			g.cause = fmt.Errorf("lock node %s was deleted (session expired or node removed): %w", g.path, zk.ErrNoNode)
-		default: // a data change: watch again
-			exists, _, next, err := g.b.conn.ExistsW(g.path)
-			if err == nil && exists {
-				watch = next
-				continue
-			}
-			g.cause = fmt.Errorf("lock node %s: watch lost: %w", g.path, errors.Join(err, errNodeGone(exists)))
-		}
-		close(g.lost)
-		return
+// watchAgain starts watchLoss again if it stopped for a broken connection.
+func (g *grant) watchAgain() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.watched {
+		g.watched = true
+		g.b.pool.Go(func() { g.watchLoss(nil) })
 	}
 }
 
-func errNodeGone(exists bool) error {
-	if exists {
-		return nil
+// watchLoss closes lost when the node goes away: deleted (by Release, by an
+// operator, or by the server at session expiry), or its session ended. A nil
+// watch is one not set yet (a node granted by its create, see enter). When
+// the connection is down, so that no watch can be set, it stops, and the
+// next Refresh that finds the node starts it again (watchAgain); until then,
+// the lease's deadline covers a loss, as it covers one while disconnected.
+func (g *grant) watchLoss(watch <-chan zk.Event) {
+	for {
+		if watch == nil {
+			next, err := g.watchNode()
+			if err != nil && disconnected(err) {
+				g.mu.Lock()
+				g.watched = false
+				g.mu.Unlock()
+				return
+			}
+			if err != nil {
+				g.cause = fmt.Errorf("lock node %s: watch lost: %w", g.path, err)
+				break
+			}
+			watch = next
+		}
+		ev := <-watch
+		if ev.Err != nil {
+			g.cause = fmt.Errorf("lock node %s: %w", g.path, ev.Err)
+			break
+		}
+		if ev.Type == zk.EventNodeDeleted {
+			g.cause = fmt.Errorf("lock node %s was deleted (session expired or node removed): %w", g.path, zk.ErrNoNode)
+			break
+		}
+		watch = nil // a data change: watch again
 	}
-	return zk.ErrNoNode
+	close(g.lost)
+}
+
+// watchNode sets a watch on the grant's node, which must still be the
+// grant's.
+func (g *grant) watchNode() (<-chan zk.Event, error) {
+	// GetW, unlike ExistsW, leaves no watch behind on a node already
+	// deleted (released before this ran, say).
+	_, stat, watch, err := g.b.conn.GetW(g.path)
+	switch {
+	case err != nil:
+		return nil, err
+	case uint64(stat.Czxid) != g.token:
+		return nil, fmt.Errorf("%w: created at zxid %d, not %d", zk.ErrNoNode, stat.Czxid, g.token)
+	}
+	return watch, nil
 }
 
 // Token implements lock.Grant: the creation zxid of the lock node, which
@@ -123,6 +155,7 @@ func (g *grant) Refresh(ctx context.Context, ttl time.Duration) error {
 	g.mu.Lock()
 	g.contact = sent
 	g.mu.Unlock()
+	g.watchAgain()
 	return nil
 }
 

@@ -44,7 +44,9 @@ type options struct {
 func WithRoot(path string) Option { return func(o *options) { o.root = path } }
 
 // WithACL sets the ACL of the znodes the Locker creates. Default
-// zk.WorldACL(zk.PermAll).
+// zk.WorldACL(zk.PermAll). Besides creating, listing and deleting lock nodes
+// in a key's znode, a Locker writes the key's znode itself (see the package
+// doc): the ACL must grant zk.PermWrite too.
 func WithACL(acl []zk.ACL) Option { return func(o *options) { o.acl = acl } }
 
 // WithDefaults sets lock options (TTL, safety margin, ...) that apply to every

@@ -24,8 +24,8 @@ type entry struct {
 	guid  string
 	name  string // the node's name in dir
 	path  string
-	stat  *zk.Stat
-	watch <-chan zk.Event // fires when the node is deleted or the session ends
+	token uint64          // the node's creation zxid
+	watch <-chan zk.Event // fires when the node is deleted or the session ends; nil until watched
 }
 
 // view is what one listing of the queue showed an entry.
@@ -35,18 +35,28 @@ type view struct {
 	sent        time.Time
 }
 
-// enter creates a node in key's queue, then reads the queue and the node's
-// creation zxid, with a watch on the node, in two pipelined requests.
+// enter creates a node in key's queue and finds its place. The create also
+// touches the key's znode in the same transaction (see createProtected),
+// whose stat then tells whether the node is the only one: the lock is free
+// and taken in one round trip, and the node is watched for its loss once
+// granted (newGrant). Otherwise it reads the queue and, with a watch, the
+// node's stat, in two pipelined requests.
 func (b *backend) enter(ctx context.Context, key string) (*entry, view, error) {
 	guid, err := newGUID()
 	if err != nil {
 		return nil, view{}, err
 	}
 	e := &entry{b: b, dir: join(b.root, escapeKey(key)), guid: guid}
-	if e.path, err = b.createProtected(ctx, e.dir, guid); err != nil {
+	sent := time.Now()
+	c, err := b.createProtected(ctx, e.dir, guid)
+	if err != nil {
 		return nil, view{}, err
 	}
-	e.name = path.Base(e.path)
+	e.path, e.name = c.path, path.Base(c.path)
+	if c.dir != nil && c.dir.NumChildren == 1 {
+		e.token = uint64(c.dir.Mzxid)
+		return e, view{position: 0, sent: sent}, nil
+	}
 
 	type statResult struct {
 		exists bool
@@ -79,7 +89,7 @@ func (b *backend) enter(ctx context.Context, key string) (*entry, view, error) {
 		e.withdraw()
 		return nil, view{}, err
 	}
-	e.stat, e.watch = r.stat, r.watch
+	e.token, e.watch = uint64(r.stat.Czxid), r.watch
 	return e, v, nil
 }
 
@@ -154,23 +164,35 @@ func (e *entry) withdraw() {
 	}
 }
 
+// created is a lock node just created: its path and, unless its create
+// had to be found again after a broken connection, the stat of its key's
+// znode right after the create.
+type created struct {
+	path string
+	dir  *zk.Stat
+}
+
 // createProtected creates the ephemeral sequential node dir/_c_<guid>-lock-N
-// and returns its path. When the connection breaks before the reply, it looks
-// for the guid among dir's children, as Curator's protected mode does; a node
-// it may have created and cannot return is deleted in the background.
+// and returns its path. In the same transaction (a multi), it sets dir's
+// data to what it was (nothing), so that the reply carries dir's stat as of
+// the create: its number of children, and its modification zxid, which is
+// the transaction's and so the node's creation zxid. When the connection
+// breaks before the reply, it looks for the guid among dir's children, as
+// Curator's protected mode does; a node it may have created and cannot
+// return is deleted in the background.
 //
 // The create itself is not abandoned when ctx ends: its reply, bounded by the
 // connection's timeouts, is awaited, so that the caller can delete the node
 // before it returns and leave nothing behind.
-func (b *backend) createProtected(ctx context.Context, dir, guid string) (string, error) {
+func (b *backend) createProtected(ctx context.Context, dir, guid string) (created, error) {
 	prefix := join(dir, nodePrefix(guid))
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return "", err
+			return created{}, err
 		}
-		p, err := b.conn.Create(prefix, nil, zk.FlagEphemeralSequential, b.acl)
+		c, err := b.createAndStat(prefix, dir)
 		if err == nil {
-			return p, nil
+			return c, nil
 		}
 		maybeCreated := ambiguous(err)
 		if attempt < maxAttempts {
@@ -183,7 +205,7 @@ func (b *backend) createProtected(ctx context.Context, dir, guid string) (string
 				var name string
 				if name, err = b.find(dir, guid); err == nil {
 					if name != "" {
-						return join(dir, name), nil
+						return created{path: join(dir, name)}, nil
 					}
 					continue // not created: create again, with the same guid
 				}
@@ -192,8 +214,30 @@ func (b *backend) createProtected(ctx context.Context, dir, guid string) (string
 		if maybeCreated {
 			go b.cleanup(dir, guid)
 		}
-		return "", zkErr("create", prefix, err)
+		return created{}, zkErr("create", prefix, err)
 	}
+}
+
+// createAndStat creates the ephemeral sequential node prefix in dir and sets
+// dir's data to nothing, in one multi.
+func (b *backend) createAndStat(prefix, dir string) (created, error) {
+	res, err := b.conn.Multi(
+		&zk.CreateRequest{Path: prefix, Acl: b.acl, Flags: zk.FlagEphemeralSequential},
+		&zk.SetDataRequest{Path: dir, Version: -1},
+	)
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("%w: multi of 2 operations answered %d", zk.ErrAPIError, len(res))
+	}
+	for i := 0; err == nil && i < len(res); i++ {
+		err = res[i].Error // the failed operation's; those after it fail too
+	}
+	if err == nil && res[1].Stat == nil {
+		err = fmt.Errorf("%w: multi answered no stat", zk.ErrAPIError)
+	}
+	if err != nil {
+		return created{}, err
+	}
+	return created{path: res[0].String, dir: res[1].Stat}, nil
 }
 
 // find returns the name of the node created with guid in dir, or "" if there
