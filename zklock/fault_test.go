@@ -114,21 +114,7 @@ func TestDeletedNodeEndsLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	operator := connect(t, servers, sessionTimeout, nil)
-	nodes := children(t, operator, root+"/k")
-	if len(nodes) != 1 {
-		t.Fatalf("queue holds %v, want the holder's node", nodes)
-	}
-	deleted := time.Now()
-	if err := operator.Delete(root+"/k/"+nodes[0], -1); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-lease.Done():
-		t.Logf("Done closed %v after the node was deleted", time.Since(deleted))
-	case <-time.After(sessionTimeout / 2):
-		t.Fatalf("Done still open %v after the lock node was deleted", time.Since(deleted))
-	}
+	deleteHoldersNode(t, servers, root+"/k", lease, sessionTimeout/2)
 	if err := lease.Err(); !errors.Is(err, lock.ErrLost) {
 		t.Fatalf("Err: %v, want ErrLost", err)
 	}
@@ -137,5 +123,26 @@ func TestDeletedNodeEndsLease(t *testing.T) {
 	}
 	if err := lease.Release(testContext(t)); !errors.Is(err, lock.ErrNotHeld) {
 		t.Errorf("Release of the lost lease: %v, want ErrNotHeld", err)
+	}
+}
+
+// deleteHoldersNode deletes, as an operator would, the only node in dir, the
+// lease's, and fails t unless the lease's Done closes within the given time.
+func deleteHoldersNode(t *testing.T, servers []string, dir string, lease lock.Lease, within time.Duration) {
+	t.Helper()
+	operator := connect(t, servers, sessionTimeout, nil)
+	nodes := children(t, operator, dir)
+	if len(nodes) != 1 {
+		t.Fatalf("queue holds %v, want the holder's node", nodes)
+	}
+	deleted := time.Now()
+	if err := operator.Delete(dir+"/"+nodes[0], -1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lease.Done():
+		t.Logf("Done closed %v after the node was deleted", time.Since(deleted))
+	case <-time.After(within):
+		t.Fatalf("Done still open %v after the lock node was deleted", time.Since(deleted))
 	}
 }

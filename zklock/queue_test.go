@@ -41,6 +41,8 @@ type opCounter struct {
 	// paused and resume before pauseOn.
 	pauseOn        atomic.Int32
 	paused, resume chan struct{}
+
+	dials atomic.Int32 // connections made: a reconnect adds one
 }
 
 func (c *opCounter) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
@@ -48,6 +50,7 @@ func (c *opCounter) dial(network, addr string, timeout time.Duration) (net.Conn,
 	if err != nil {
 		return nil, err
 	}
+	c.dials.Add(1)
 	return &countingConn{Conn: conn, c: c}, nil
 }
 
