@@ -22,7 +22,6 @@ type grant struct {
 
 	mu      sync.Mutex
 	contact time.Time // send time of the last request that found the node alive
-	watched bool      // watchLoss runs
 
 	lost  chan struct{} // closed by watchLoss
 	cause error         // why; written before lost is closed
@@ -39,38 +38,20 @@ var (
 func newGrant(e *entry, contact time.Time) *grant {
 	g := &grant{
 		b: e.b, dir: e.dir, guid: e.guid, path: e.path, token: e.token,
-		contact: contact, watched: true, lost: make(chan struct{}),
+		contact: contact, lost: make(chan struct{}),
 	}
 	e.b.pool.Go(func() { g.watchLoss(e.watch) })
 	return g
 }
 
-// watchAgain starts watchLoss again if it stopped for a broken connection.
-func (g *grant) watchAgain() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !g.watched {
-		g.watched = true
-		g.b.pool.Go(func() { g.watchLoss(nil) })
-	}
-}
-
 // watchLoss closes lost when the node goes away: deleted (by Release, by an
 // operator, or by the server at session expiry), or its session ended. A nil
-// watch is one not set yet (a node granted by its create, see enter). When
-// the connection is down, so that no watch can be set, it stops, and the
-// next Refresh that finds the node starts it again (watchAgain); until then,
-// the lease's deadline covers a loss, as it covers one while disconnected.
+// watch is one to set first: for a node granted by its create (see enter),
+// and after a change of the node's data.
 func (g *grant) watchLoss(watch <-chan zk.Event) {
 	for {
 		if watch == nil {
 			next, err := g.watchNode()
-			if err != nil && disconnected(err) {
-				g.mu.Lock()
-				g.watched = false
-				g.mu.Unlock()
-				return
-			}
 			if err != nil {
 				g.cause = fmt.Errorf("lock node %s: watch lost: %w", g.path, err)
 				break
@@ -92,18 +73,28 @@ func (g *grant) watchLoss(watch <-chan zk.Event) {
 }
 
 // watchNode sets a watch on the grant's node, which must still be the
-// grant's.
+// grant's. A request that a broken connection cut is sent again:
+// go-zookeeper holds it until the client is back in its session, as it would
+// have kept a watch set before. It gives up when the connection is closed
+// (a request cut twice in a row: a closed Conn fails them at once), and when
+// no server answers until the session may have expired (Expiry).
 func (g *grant) watchNode() (<-chan zk.Event, error) {
-	// GetW, unlike ExistsW, leaves no watch behind on a node already
-	// deleted (released before this ran, say).
-	_, stat, watch, err := g.b.conn.GetW(g.path)
-	switch {
-	case err != nil:
-		return nil, err
-	case uint64(stat.Czxid) != g.token:
-		return nil, fmt.Errorf("%w: created at zxid %d, not %d", zk.ErrNoNode, stat.Czxid, g.token)
+	cut := false
+	for {
+		// GetW, unlike ExistsW, leaves no watch behind on a node already
+		// deleted (released before this ran, say).
+		_, stat, watch, err := g.b.conn.GetW(g.path)
+		switch {
+		case err == nil && uint64(stat.Czxid) == g.token:
+			return watch, nil
+		case err == nil:
+			return nil, fmt.Errorf("%w: created at zxid %d, not %d", zk.ErrNoNode, stat.Czxid, g.token)
+		case !disconnected(err), cut && !errors.Is(err, zk.ErrNoServer), time.Now().After(g.Expiry()):
+			return nil, err
+		}
+		cut = !errors.Is(err, zk.ErrNoServer)
+		time.Sleep(time.Millisecond) // a request waits for the reconnect; this only bounds a loop
 	}
-	return watch, nil
 }
 
 // Token implements lock.Grant: the creation zxid of the lock node, which
@@ -155,7 +146,6 @@ func (g *grant) Refresh(ctx context.Context, ttl time.Duration) error {
 	g.mu.Lock()
 	g.contact = sent
 	g.mu.Unlock()
-	g.watchAgain()
 	return nil
 }
 

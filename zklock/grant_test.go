@@ -1,6 +1,7 @@
 package zklock_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -60,32 +61,82 @@ func TestFreeLockIsTakenInOneRequest(t *testing.T) {
 	}
 }
 
-// A grant whose loss watch could not be set, because the connection broke
-// just after the grant, is still held: the session outlives a reconnect. The
-// next Refresh sets the watch, which then reports the node's deletion at
-// once, long before the lease's deadline.
-func TestGrantWatchesItsNodeAfterARefreshWhenItsWatchWasCut(t *testing.T) {
+// A lock taken by its create sets its loss watch just after. When a broken
+// connection cuts that request, it is sent again once the client is back in
+// its session, which outlives a reconnect: the lease stays held, and the
+// watch reports the node's deletion at once, long before the lease's
+// deadline, with no refresh in between.
+func TestGrantWatchesItsNodeAfterAReconnectThatCutItsWatch(t *testing.T) {
 	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
 	var c opCounter
-	conn := connect(t, servers, sessionTimeout, c.dial)
-	l := newLocker(t, conn, root)
-	c.cutAfter.Store(opGetData) // the grant's watch of its node
+	l := newLocker(t, connect(t, servers, sessionTimeout, c.dial), root)
+	c.cutBefore.Store(opGetData) // the grant's watch of its node
 	lease, err := l.Acquire(testContext(t), "k", lock.WithTTL(sessionTimeout), lock.WithoutAutoRefresh())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = lease.Release(testContext(t)) }()
-	waitUntil(t, "the watch's request is cut and the session is back", func() bool {
-		return c.cutAfter.Load() == 0 && c.dials.Load() == 2 && conn.State() == zk.StateHasSession
+	waitUntil(t, "the watch is asked for again after the reconnect", func() bool {
+		return c.cutBefore.Load() == 0 && c.dials.Load() == 2 && c.count(opGetData) == 2
 	})
 	if err := lease.Err(); err != nil {
 		t.Fatalf("lease ended by a broken connection its session outlived: %v", err)
 	}
-	if err := lease.Refresh(testContext(t), sessionTimeout); err != nil {
-		t.Fatalf("Refresh after the reconnect: %v", err)
-	}
-	waitUntil(t, "the watch is asked for again", func() bool { return c.count(opGetData) >= 2 })
-
 	// Without the watch, only the lease's deadline, seconds away, would end it.
 	deleteHoldersNode(t, servers, root+"/k", lease, 2*time.Second)
+}
+
+// Closing the connection ends its session, and the server deletes the lock
+// node: a lease taken by its create, whose loss watch may still be on its
+// way when the connection closes, ends at once too, not at its deadline.
+func TestClosedConnectionEndsALeaseTakenByItsCreate(t *testing.T) {
+	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
+	for i := range 10 {
+		conn := connect(t, servers, sessionTimeout, nil)
+		lease, err := newLocker(t, conn, root).Acquire(testContext(t), "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		select {
+		case <-lease.Done():
+		case <-time.After(time.Second):
+			t.Fatalf("round %d: Done still open 1 s after the connection was closed", i)
+		}
+		if err := lease.Err(); !errors.Is(err, lock.ErrLost) {
+			t.Fatalf("round %d: Err after the connection was closed: %v, want ErrLost", i, err)
+		}
+	}
+}
+
+// A key's znode that the Locker may not write (made with an ACL without
+// zk.PermWrite) gets a plain create and a listing of the queue instead of
+// the multi: locking works as before.
+func TestKeyZnodeTheLockerCannotWrite(t *testing.T) {
+	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
+	admin := connect(t, servers, sessionTimeout, nil)
+	if _, err := admin.Create(root+"/k", nil, 0, zk.WorldACL(zk.PermRead|zk.PermCreate|zk.PermDelete)); err != nil {
+		t.Fatal(err)
+	}
+	lease, err := newLocker(t, connect(t, servers, sessionTimeout, nil), root).TryAcquire(testContext(t), "k")
+	if err != nil {
+		t.Fatalf("TryAcquire on a key znode the Locker may not write: %v", err)
+	}
+	nodes := children(t, admin, root+"/k")
+	if len(nodes) != 1 {
+		t.Fatalf("queue holds %v, want the lease's node", nodes)
+	}
+	_, stat, err := admin.Exists(root + "/k/" + nodes[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lease.Token() != uint64(stat.Czxid) {
+		t.Errorf("token %d, want the node's creation zxid %d", lease.Token(), stat.Czxid)
+	}
+	if _, err := newLocker(t, connect(t, servers, sessionTimeout, nil), root).TryAcquire(testContext(t), "k"); !errors.Is(err, lock.ErrNotAcquired) {
+		t.Errorf("TryAcquire by another session: %v, want ErrNotAcquired", err)
+	}
+	if err := lease.Release(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
 }

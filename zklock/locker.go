@@ -45,8 +45,10 @@ func WithRoot(path string) Option { return func(o *options) { o.root = path } }
 
 // WithACL sets the ACL of the znodes the Locker creates. Default
 // zk.WorldACL(zk.PermAll). Besides creating, listing and deleting lock nodes
-// in a key's znode, a Locker writes the key's znode itself (see the package
-// doc): the ACL must grant zk.PermWrite too.
+// in a key's znode, a Locker writes the key's znode itself to take a free
+// lock in one request (see the package doc); without zk.PermWrite, each
+// acquisition sends a plain create after the refused multi, and lists the
+// queue.
 func WithACL(acl []zk.ACL) Option { return func(o *options) { o.acl = acl } }
 
 // WithDefaults sets lock options (TTL, safety margin, ...) that apply to every

@@ -54,6 +54,10 @@ func (b *backend) enter(ctx context.Context, key string) (*entry, view, error) {
 	}
 	e.path, e.name = c.path, path.Base(c.path)
 	if c.dir != nil && c.dir.NumChildren == 1 {
+		if err := ctx.Err(); err != nil {
+			e.withdraw() // the caller gave up while the create was on its way
+			return nil, view{}, err
+		}
 		e.token = uint64(c.dir.Mzxid)
 		return e, view{position: 0, sent: sent}, nil
 	}
@@ -219,8 +223,18 @@ func (b *backend) createProtected(ctx context.Context, dir, guid string) (create
 }
 
 // createAndStat creates the ephemeral sequential node prefix in dir and sets
-// dir's data to nothing, in one multi.
+// dir's data to nothing, in one multi. A dir whose ACL does not let the
+// Locker write it (made with another ACL) gets a plain create.
 func (b *backend) createAndStat(prefix, dir string) (created, error) {
+	c, err := b.createInMulti(prefix, dir)
+	if errors.Is(err, zk.ErrNoAuth) {
+		c.path, err = b.conn.Create(prefix, nil, zk.FlagEphemeralSequential, b.acl)
+	}
+	return c, err
+}
+
+// createInMulti is createAndStat's multi.
+func (b *backend) createInMulti(prefix, dir string) (created, error) {
 	res, err := b.conn.Multi(
 		&zk.CreateRequest{Path: prefix, Acl: b.acl, Flags: zk.FlagEphemeralSequential},
 		&zk.SetDataRequest{Path: dir, Version: -1},

@@ -36,6 +36,11 @@ type opCounter struct {
 	// after the next request with it is written, so that its reply is lost.
 	cutAfter atomic.Int32
 
+	// cutBefore, if not zero, is an opcode: the connection is closed
+	// instead of writing the next request with it, which never reaches the
+	// server.
+	cutBefore atomic.Int32
+
 	// pauseOn, if not zero, is an opcode: the next request with it closes
 	// paused, then waits until resume is closed before it is written. Set
 	// paused and resume before pauseOn.
@@ -78,6 +83,10 @@ func (cc *countingConn) Write(b []byte) (int, error) {
 		if op != 0 && cc.c.pauseOn.CompareAndSwap(op, 0) {
 			close(cc.c.paused)
 			<-cc.c.resume
+		}
+		if op != 0 && cc.c.cutBefore.CompareAndSwap(op, 0) {
+			_ = cc.Conn.Close()
+			return 0, net.ErrClosed
 		}
 		if op != 0 && cc.c.cutAfter.CompareAndSwap(op, 0) {
 			n, err := cc.Conn.Write(b)
