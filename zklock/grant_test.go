@@ -1,6 +1,7 @@
 package zklock_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -138,5 +139,39 @@ func TestKeyZnodeTheLockerCannotWrite(t *testing.T) {
 	}
 	if err := lease.Release(testContext(t)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An acquisition whose context ends while its create is on its way gets the
+// context's error, even when the create took the lock, and leaves no node.
+func TestCancelledWhileItsCreateIsOnItsWay(t *testing.T) {
+	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
+	c := &opCounter{paused: make(chan struct{}), resume: make(chan struct{})}
+	l := newLocker(t, connect(t, servers, sessionTimeout, c.dial), root)
+	first, err := l.TryAcquire(testContext(t), "k") // creates the key's node
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Release(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	c.pauseOn.Store(opMulti)
+	ctx, cancel := context.WithCancel(testContext(t))
+	done := make(chan error, 1)
+	go func() {
+		lease, err := l.Acquire(ctx, "k")
+		if err == nil {
+			err = errors.Join(errors.New("granted"), lease.Release(testContext(t)))
+		}
+		done <- err
+	}()
+	<-c.paused
+	cancel()
+	close(c.resume)
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Acquire cancelled while its create was on its way: %v, want context.Canceled", err)
+	}
+	if nodes := children(t, connect(t, servers, sessionTimeout, nil), root+"/k"); len(nodes) != 0 {
+		t.Fatalf("queue holds %v after the cancelled Acquire, want nothing", nodes)
 	}
 }
