@@ -12,20 +12,22 @@
 // orphan in the queue (Curator's protected mode). The node with the lowest
 // sequence holds the lock.
 //
-// The create is a multi that also writes the key's znode (empty data over
-// empty data: the key's znodes belong to the Locker), so that the reply
-// carries that znode's stat as of the create: a znode with one child shows
-// the lock free and now taken, in one request, where Curator and
-// go-zookeeper's zk.Lock list the queue in a second one (on loopback, about
-// 5 700 uncontended acquire+release pairs per second against 4 000 before).
-// The znode's modification zxid is then the transaction's, the new node's
-// creation zxid. A lock taken so is watched for its loss (see Sessions) just
-// after the grant. Otherwise the acquisition lists the queue and, in
-// parallel, watches its own node. A key's znode whose ACL does not let the
-// Locker write it gets a plain create instead. A waiter watches only the node just before its own,
-// so a release wakes exactly one waiter, in FIFO order. TryAcquire creates its
-// node and deletes it again when it is not first. A cancelled Acquire deletes
-// its node before it returns.
+// The create is a multi that also writes the key's znode, empty data over
+// the data the Locker never puts there (keep other data out of its root), so
+// that the reply carries that znode's stat as of the create: a znode with
+// one child shows the lock free and now taken, in one request, where Curator
+// and go-zookeeper's zk.Lock list the queue in a second one (on loopback,
+// about 5 700 uncontended acquire+release pairs per second against 4 000
+// before). The znode's modification zxid is then the transaction's, the new
+// node's creation zxid. A lock taken so is watched for its loss (see
+// Sessions) just after the grant. Otherwise the acquisition lists the queue
+// and, in parallel, watches its own node. A key's znode whose ACL does not
+// let the Locker write it gets a plain create instead, and the listing.
+//
+// A waiter watches only the node just before its own, so a release wakes
+// exactly one waiter, in FIFO order. TryAcquire creates its node and deletes
+// it again when it is not first. A cancelled Acquire deletes its node before
+// it returns.
 //
 // The fencing token is the lock node's creation zxid, which increases strictly
 // across every write of the ensemble, also after a restart.
@@ -51,9 +53,11 @@
 //     connection closed. The lease then ends with lock.ErrLost. (The watch
 //     of a lock taken by its create is set just after the grant. If a broken
 //     connection cuts that request, it is sent again once the client is back
-//     in its session, as go-zookeeper sets the watches it had again; the
-//     lease ends if the connection was closed instead, or if no server
-//     answers before the session may have expired.)
+//     in its session, as go-zookeeper sets the watches it had again. The
+//     lease ends, and its node is deleted, if the request is cut again at
+//     once, as a closed Conn does (a connection that breaks again as soon as
+//     it is back is taken for one), or if no server answers before the
+//     session may have expired.)
 //
 // Properties.LossDetection is the session timeout. The lease TTL defaults to
 // the session timeout and may not exceed it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -54,6 +55,11 @@ func (g *grant) watchLoss(watch <-chan zk.Event) {
 			next, err := g.watchNode()
 			if err != nil {
 				g.cause = fmt.Errorf("lock node %s: watch lost: %w", g.path, err)
+				if cutOff(err) {
+					// The session may live on, and its node with it:
+					// delete the node of a lease that ends here.
+					go g.b.cleanup(g.dir, g.guid)
+				}
 				break
 			}
 			watch = next
@@ -75,9 +81,10 @@ func (g *grant) watchLoss(watch <-chan zk.Event) {
 // watchNode sets a watch on the grant's node, which must still be the
 // grant's. A request that a broken connection cut is sent again:
 // go-zookeeper holds it until the client is back in its session, as it would
-// have kept a watch set before. It gives up when the connection is closed
-// (a request cut twice in a row: a closed Conn fails them at once), and when
-// no server answers until the session may have expired (Expiry).
+// have kept a watch set before. It gives up when the request is cut twice in
+// a row (a closed Conn fails requests at once; a connection that breaks
+// again as soon as it is back is taken for one), and when no server answers
+// until the session may have expired (Expiry).
 func (g *grant) watchNode() (<-chan zk.Event, error) {
 	cut := false
 	for {
@@ -89,12 +96,20 @@ func (g *grant) watchNode() (<-chan zk.Event, error) {
 			return watch, nil
 		case err == nil:
 			return nil, fmt.Errorf("%w: created at zxid %d, not %d", zk.ErrNoNode, stat.Czxid, g.token)
-		case !disconnected(err), cut && !errors.Is(err, zk.ErrNoServer), time.Now().After(g.Expiry()):
+		case !cutOff(err), cut && !errors.Is(err, zk.ErrNoServer), time.Now().After(g.Expiry()):
 			return nil, err
 		}
 		cut = !errors.Is(err, zk.ErrNoServer)
 		time.Sleep(time.Millisecond) // a request waits for the reconnect; this only bounds a loop
 	}
+}
+
+// cutOff reports whether a request failed for its connection, down or
+// closed: disconnected, or a failed write (EPIPE, a reset, a write deadline),
+// which also ends go-zookeeper's connection.
+func cutOff(err error) bool {
+	var op *net.OpError
+	return disconnected(err) || errors.As(err, &op) && op.Op == "write"
 }
 
 // Token implements lock.Grant: the creation zxid of the lock node, which

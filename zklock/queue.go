@@ -39,8 +39,9 @@ type view struct {
 // touches the key's znode in the same transaction (see createProtected),
 // whose stat then tells whether the node is the only one: the lock is free
 // and taken in one round trip, and the node is watched for its loss once
-// granted (newGrant). Otherwise it reads the queue and, with a watch, the
-// node's stat, in two pipelined requests.
+// granted (newGrant). Otherwise (also when the create came without that
+// stat) it reads the queue and, with a watch, the node's stat, in two
+// pipelined requests.
 func (b *backend) enter(ctx context.Context, key string) (*entry, view, error) {
 	guid, err := newGUID()
 	if err != nil {
@@ -168,9 +169,10 @@ func (e *entry) withdraw() {
 	}
 }
 
-// created is a lock node just created: its path and, unless its create
-// had to be found again after a broken connection, the stat of its key's
-// znode right after the create.
+// created is a lock node just created: its path and, when it was created
+// by the multi and its reply came back, the stat of its key's znode right
+// after the create (nil after a plain create, or a create found again after
+// a broken connection).
 type created struct {
 	path string
 	dir  *zk.Stat
@@ -180,7 +182,8 @@ type created struct {
 // and returns its path. In the same transaction (a multi), it sets dir's
 // data to what it was (nothing), so that the reply carries dir's stat as of
 // the create: its number of children, and its modification zxid, which is
-// the transaction's and so the node's creation zxid. When the connection
+// the transaction's and so the node's creation zxid (see createAndStat for
+// a dir the Locker may not write). When the connection
 // breaks before the reply, it looks for the guid among dir's children, as
 // Curator's protected mode does; a node it may have created and cannot
 // return is deleted in the background.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ type opCounter struct {
 
 	// cutBefore, if not zero, is an opcode: the connection is closed
 	// instead of writing the next request with it, which never reaches the
-	// server.
+	// server and fails as a write to a reset connection does.
 	cutBefore atomic.Int32
 
 	// pauseOn, if not zero, is an opcode: the next request with it closes
@@ -86,7 +87,8 @@ func (cc *countingConn) Write(b []byte) (int, error) {
 		}
 		if op != 0 && cc.c.cutBefore.CompareAndSwap(op, 0) {
 			_ = cc.Conn.Close()
-			return 0, net.ErrClosed
+			// As a write to a connection the server reset fails.
+			return 0, &net.OpError{Op: "write", Net: "tcp", Addr: cc.RemoteAddr(), Err: syscall.ECONNRESET}
 		}
 		if op != 0 && cc.c.cutAfter.CompareAndSwap(op, 0) {
 			n, err := cc.Conn.Write(b)
