@@ -87,11 +87,7 @@ func (b *backend) WaitGrant(ctx context.Context, key string, ttl time.Duration) 
 		if v.position == 0 {
 			return newGrant(e, v.sent), nil
 		}
-		if err := e.waitFor(ctx, v.predecessor); err != nil {
-			e.withdraw()
-			return nil, err
-		}
-		if v, err = e.look(ctx); err != nil {
+		if v, err = e.next(ctx, v.predecessor); err != nil {
 			e.withdraw()
 			return nil, err
 		}

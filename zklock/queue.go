@@ -98,10 +98,16 @@ func (b *backend) enter(ctx context.Context, key string) (*entry, view, error) {
 	return e, v, nil
 }
 
-// look lists the queue and finds the entry's place in it. A listing that
+// look lists the queue and finds the entry's place in it, on a worker that
+// ctx may abandon (see list).
+func (e *entry) look(ctx context.Context) (view, error) {
+	return call(ctx, e.b.pool, func() (view, error) { return e.list(ctx) }, nil)
+}
+
+// list lists the queue and finds the entry's place in it. A listing that
 // fails because the connection is down for now is tried again a few times:
 // the session, and so the entry's node, outlives a reconnect.
-func (e *entry) look(ctx context.Context) (view, error) {
+func (e *entry) list(ctx context.Context) (view, error) {
 	var (
 		sent     time.Time
 		children []string
@@ -109,10 +115,7 @@ func (e *entry) look(ctx context.Context) (view, error) {
 	)
 	for attempt := 1; ; attempt++ {
 		sent = time.Now()
-		children, err = call(ctx, e.b.pool, func() ([]string, error) {
-			children, _, err := e.b.conn.Children(e.dir)
-			return children, err
-		}, nil)
+		children, _, err = e.b.conn.Children(e.dir)
 		if !retryWhileReconnecting(ctx, err, attempt) {
 			break
 		}
@@ -131,32 +134,57 @@ func (e *entry) look(ctx context.Context) (view, error) {
 	return view{position: i, predecessor: q[i-1], sent: sent}, nil
 }
 
-// waitFor returns once the node pred is gone, ctx is done, or the entry's own
-// node or session is lost.
-func (e *entry) waitFor(ctx context.Context, pred string) error {
+// next returns the entry's place once the node pred is gone, or ctx's error,
+// or ErrLost once the entry's own node or session is lost. One worker waits
+// for pred's deletion and lists the queue at once, with no handoff between
+// goroutines in between (each showed in the time from a release to the next
+// grant); the caller waits for its answer, for ctx and for its own node.
+func (e *entry) next(ctx context.Context, pred string) (view, error) {
+	type result struct {
+		v   view
+		err error
+	}
+	done := make(chan result, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	e.b.pool.Go(func() {
+		v, err := e.waitThenList(ctx, pred, stop)
+		done <- result{v, err}
+	})
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return view{}, ctx.Err()
+	case ev := <-e.watch:
+		return view{}, fmt.Errorf("%w: lock node %s: %v event while waiting: %w", lock.ErrLost, e.path, ev.Type, errors.Join(ev.Err, zk.ErrNoNode))
+	}
+}
+
+// errStopped is waitThenList's error when its caller stopped waiting.
+var errStopped = errors.New("zklock: the wait was abandoned")
+
+// waitThenList waits until the node pred is gone, then lists the queue
+// (list), unless stop is closed first.
+func (e *entry) waitThenList(ctx context.Context, pred string, stop <-chan struct{}) (view, error) {
 	p := join(e.dir, pred)
 	// GetW, unlike ExistsW, leaves no watch behind when pred is already gone.
-	deleted, err := call(ctx, e.b.pool, func() (<-chan zk.Event, error) {
-		_, _, w, err := e.b.conn.GetW(p)
-		return w, err
-	}, nil)
+	_, _, deleted, err := e.b.conn.GetW(p)
 	switch {
 	case errors.Is(err, zk.ErrNoNode):
-		return nil
 	case err != nil:
-		return zkErr("get", p, err)
-	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case ev := <-deleted:
-		if ev.Err != nil {
-			return fmt.Errorf("%w: waiting for %s: %w", lock.ErrLost, p, ev.Err)
+		return view{}, zkErr("get", p, err)
+	default:
+		select {
+		case <-stop:
+			return view{}, errStopped
+		case ev := <-deleted:
+			if ev.Err != nil {
+				return view{}, fmt.Errorf("%w: waiting for %s: %w", lock.ErrLost, p, ev.Err)
+			}
 		}
-		return nil
-	case ev := <-e.watch:
-		return fmt.Errorf("%w: lock node %s: %v event while waiting: %w", lock.ErrLost, e.path, ev.Type, errors.Join(ev.Err, zk.ErrNoNode))
 	}
+	return e.list(ctx)
 }
 
 // withdraw deletes the entry's node after a failed or refused acquisition. It
