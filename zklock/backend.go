@@ -18,7 +18,7 @@ type backend struct {
 	sessionTimeout time.Duration
 	root           string
 	acl            []zk.ACL
-	pool           *workpool.Pool // runs requests that a context may abandon, and loss watches
+	pool           *workpool.Pool // runs requests that a context may abandon, waiters' waits, and loss watches
 }
 
 // workerIdle is how long an idle worker of a Locker's pool lives. The Locker

@@ -175,3 +175,36 @@ func TestCancelledWhileItsCreateIsOnItsWay(t *testing.T) {
 		t.Fatalf("queue holds %v after the cancelled Acquire, want nothing", nodes)
 	}
 }
+
+// A waiter cancelled while its watch on its predecessor is on its way does
+// not list the queue afterwards, as the predecessor's deletion would have
+// had it do.
+func TestCancelledWaiterListsNothingAfterItReturns(t *testing.T) {
+	const key = "cancelled-mid-watch"
+	q := queueWithHolder(t, key)
+	c := &opCounter{paused: make(chan struct{}), resume: make(chan struct{})}
+	c.pauseOn.Store(opGetData) // the waiter's watch on the holder's node
+	waiter := newLocker(t, connect(t, q.servers, sessionTimeout, c.dial), q.root)
+	ctx, cancel := context.WithCancel(testContext(t))
+	done := make(chan error, 1)
+	go func() {
+		_, err := waiter.Acquire(ctx, key)
+		done <- err
+	}()
+	<-c.paused
+	if err := q.holder.Release(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	listings := c.count(opGetChildren2)
+	// The watch's request finds the holder's node gone; the withdrawal of
+	// the waiter's node, behind it on the connection, lets Acquire return.
+	close(c.resume)
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled waiter: %v, want context.Canceled", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := c.count(opGetChildren2); got != listings {
+		t.Fatalf("%d listings of the queue after the cancelled Acquire returned", got-listings)
+	}
+}

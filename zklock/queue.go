@@ -134,21 +134,23 @@ func (e *entry) list(ctx context.Context) (view, error) {
 	return view{position: i, predecessor: q[i-1], sent: sent}, nil
 }
 
-// next returns the entry's place once the node pred is gone, or ctx's error,
-// or ErrLost once the entry's own node or session is lost. One worker waits
-// for pred's deletion and lists the queue at once, with no handoff between
-// goroutines in between (each showed in the time from a release to the next
-// grant); the caller waits for its answer, for ctx and for its own node.
+// next returns the entry's place once the node pred is gone. It returns
+// ctx's error once ctx is done, ErrLost once the entry's own node or session
+// is lost, and the error of a request that failed. One worker sets the
+// watch on pred, waits for its deletion and lists the queue at once, with no
+// handoff between goroutines in between (each showed in the time from a
+// release to the next grant); the caller waits for its answer, for ctx and
+// for its own node, and the worker stops when the caller returns.
 func (e *entry) next(ctx context.Context, pred string) (view, error) {
 	type result struct {
 		v   view
 		err error
 	}
 	done := make(chan result, 1)
-	stop := make(chan struct{})
-	defer close(stop)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	e.b.pool.Go(func() {
-		v, err := e.waitThenList(ctx, pred, stop)
+		v, err := e.waitThenList(wctx, pred)
 		done <- result{v, err}
 	})
 	select {
@@ -161,12 +163,12 @@ func (e *entry) next(ctx context.Context, pred string) (view, error) {
 	}
 }
 
-// errStopped is waitThenList's error when its caller stopped waiting.
-var errStopped = errors.New("zklock: the wait was abandoned")
-
 // waitThenList waits until the node pred is gone, then lists the queue
-// (list), unless stop is closed first.
-func (e *entry) waitThenList(ctx context.Context, pred string, stop <-chan struct{}) (view, error) {
+// (list), unless ctx ends first.
+func (e *entry) waitThenList(ctx context.Context, pred string) (view, error) {
+	if err := ctx.Err(); err != nil {
+		return view{}, err
+	}
 	p := join(e.dir, pred)
 	// GetW, unlike ExistsW, leaves no watch behind when pred is already gone.
 	_, _, deleted, err := e.b.conn.GetW(p)
@@ -176,13 +178,16 @@ func (e *entry) waitThenList(ctx context.Context, pred string, stop <-chan struc
 		return view{}, zkErr("get", p, err)
 	default:
 		select {
-		case <-stop:
-			return view{}, errStopped
+		case <-ctx.Done():
+			return view{}, ctx.Err()
 		case ev := <-deleted:
 			if ev.Err != nil {
 				return view{}, fmt.Errorf("%w: waiting for %s: %w", lock.ErrLost, p, ev.Err)
 			}
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return view{}, err
 	}
 	return e.list(ctx)
 }

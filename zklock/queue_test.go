@@ -395,12 +395,14 @@ func TestCreateWithLostReplyIsFoundAgain(t *testing.T) {
 
 // A waiter right behind the holder whose own node is deleted before the
 // holder's must not take the lock. Here both go in one multi, its own node's
-// first, while its request to watch the holder's node is held back: that
-// request then finds the holder's node gone, with the event of its own
-// node's deletion already in. (A shortcut that took the lock on the holder's
-// deletion without listing the queue, checking that event instead, was
-// tried and dropped: after a reconnect, go-zookeeper sets its watches again
-// in map order, and the events then come in any order.)
+// first, while its request to watch the holder's node is held back: the
+// event of its own node's deletion comes first, and the waiter gives up on
+// it. (When the events come the other way round, as they may after a
+// reconnect, where go-zookeeper sets its watches again in map order, the
+// listing that follows the holder's deletion does not show the waiter's
+// node: TestListingWithoutTheOwnNodeIsLost. A shortcut that took the lock
+// on the holder's deletion without that listing was tried and dropped for
+// that reason.)
 func TestNextInLineWhoseNodeGoesFirstGivesUp(t *testing.T) {
 	const key = "own-first"
 	q := queueWithHolder(t, key)
