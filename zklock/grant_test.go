@@ -25,13 +25,7 @@ func TestFreeLockIsTakenInOneRequest(t *testing.T) {
 	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
 	var c opCounter
 	l := newLocker(t, connect(t, servers, sessionTimeout, c.dial), root)
-	first, err := l.TryAcquire(testContext(t), "k") // creates the key's node
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := first.Release(testContext(t)); err != nil {
-		t.Fatal(err)
-	}
+	makeKeyNode(t, l, "k")
 
 	before := map[int32]int{}
 	for _, op := range []int32{opMulti, opCreate, opGetChildren2, opExists} {
@@ -48,18 +42,7 @@ func TestFreeLockIsTakenInOneRequest(t *testing.T) {
 		}
 	}
 
-	observer := connect(t, servers, sessionTimeout, nil)
-	nodes := children(t, observer, root+"/k")
-	if len(nodes) != 1 {
-		t.Fatalf("queue holds %v, want the lease's node", nodes)
-	}
-	_, stat, err := observer.Exists(root + "/k/" + nodes[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if lease.Token() != uint64(stat.Czxid) {
-		t.Fatalf("token %d, want the node's creation zxid %d", lease.Token(), stat.Czxid)
-	}
+	checkTokenIsTheNodesZxid(t, connect(t, servers, sessionTimeout, nil), root+"/k", lease)
 }
 
 // A lock taken by its create sets its loss watch just after. When a broken
@@ -123,17 +106,7 @@ func TestKeyZnodeTheLockerCannotWrite(t *testing.T) {
 	if err != nil {
 		t.Fatalf("TryAcquire on a key znode the Locker may not write: %v", err)
 	}
-	nodes := children(t, admin, root+"/k")
-	if len(nodes) != 1 {
-		t.Fatalf("queue holds %v, want the lease's node", nodes)
-	}
-	_, stat, err := admin.Exists(root + "/k/" + nodes[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if lease.Token() != uint64(stat.Czxid) {
-		t.Errorf("token %d, want the node's creation zxid %d", lease.Token(), stat.Czxid)
-	}
+	checkTokenIsTheNodesZxid(t, admin, root+"/k", lease)
 	if _, err := newLocker(t, connect(t, servers, sessionTimeout, nil), root).TryAcquire(testContext(t), "k"); !errors.Is(err, lock.ErrNotAcquired) {
 		t.Errorf("TryAcquire by another session: %v, want ErrNotAcquired", err)
 	}
@@ -148,13 +121,7 @@ func TestCancelledWhileItsCreateIsOnItsWay(t *testing.T) {
 	servers, root := testenv.ZooKeeperServers(t), testenv.ZooKeeperRoot(t)
 	c := &opCounter{paused: make(chan struct{}), resume: make(chan struct{})}
 	l := newLocker(t, connect(t, servers, sessionTimeout, c.dial), root)
-	first, err := l.TryAcquire(testContext(t), "k") // creates the key's node
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := first.Release(testContext(t)); err != nil {
-		t.Fatal(err)
-	}
+	makeKeyNode(t, l, "k")
 	c.pauseOn.Store(opMulti)
 	ctx, cancel := context.WithCancel(testContext(t))
 	done := make(chan error, 1)
@@ -206,5 +173,35 @@ func TestCancelledWaiterListsNothingAfterItReturns(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if got := c.count(opGetChildren2); got != listings {
 		t.Fatalf("%d listings of the queue after the cancelled Acquire returned", got-listings)
+	}
+}
+
+// makeKeyNode takes key on l and releases it, which leaves the key's znode
+// in place for the test's own acquisitions.
+func makeKeyNode(t *testing.T, l lock.Locker, key string) {
+	t.Helper()
+	lease, err := l.TryAcquire(testContext(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lease.Release(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkTokenIsTheNodesZxid fails t unless dir holds one node, the lease's,
+// created at the zxid that is the lease's token.
+func checkTokenIsTheNodesZxid(t *testing.T, conn *zk.Conn, dir string, lease lock.Lease) {
+	t.Helper()
+	nodes := children(t, conn, dir)
+	if len(nodes) != 1 {
+		t.Fatalf("queue holds %v, want the lease's node", nodes)
+	}
+	_, stat, err := conn.Exists(dir + "/" + nodes[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lease.Token() != uint64(stat.Czxid) {
+		t.Fatalf("token %d, want the node's creation zxid %d", lease.Token(), stat.Czxid)
 	}
 }

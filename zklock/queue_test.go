@@ -364,13 +364,7 @@ func TestCreateWithLostReplyIsFoundAgain(t *testing.T) {
 	observer := connect(t, servers, sessionTimeout, nil)
 	var counter opCounter
 	l := newLocker(t, connect(t, servers, sessionTimeout, counter.dial), root)
-	first, err := l.TryAcquire(testContext(t), "lost-reply") // creates the key's node
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := first.Release(testContext(t)); err != nil {
-		t.Fatal(err)
-	}
+	makeKeyNode(t, l, "lost-reply")
 	dir := root + "/lost-reply"
 
 	counter.cutAfter.Store(opMulti)
