@@ -216,10 +216,10 @@ type created struct {
 // data to what it was (nothing), so that the reply carries dir's stat as of
 // the create: its number of children, and its modification zxid, which is
 // the transaction's and so the node's creation zxid (see createAndStat for
-// a dir the Locker may not write). When the connection
-// breaks before the reply, it looks for the guid among dir's children, as
-// Curator's protected mode does; a node it may have created and cannot
-// return is deleted in the background.
+// a dir the Locker may not write). When the connection breaks before the
+// reply, it looks for the guid among dir's children, as Curator's protected
+// mode does; a node it may have created and cannot return is deleted in the
+// background.
 //
 // The create itself is not abandoned when ctx ends: its reply, bounded by the
 // connection's timeouts, is awaited, so that the caller can delete the node
