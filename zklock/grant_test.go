@@ -12,11 +12,6 @@ import (
 	"github.com/racefree/racefree/lock"
 )
 
-const (
-	opExists = 3
-	opCreate = 1
-)
-
 // A free lock is taken by one request, the multi that creates the node and
 // touches the key's node: its reply shows the node alone in the queue, and
 // the key's node's modification zxid, which is the node's creation zxid and

@@ -22,6 +22,8 @@ import (
 
 // ZooKeeper opcodes, as the client writes them in a request header.
 const (
+	opCreate       = 1
+	opExists       = 3
 	opGetData      = 4
 	opGetChildren2 = 12
 	opMulti        = 14 // a lock node's create, with the touch of its key's node
