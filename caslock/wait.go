@@ -38,11 +38,7 @@ func (b *backend) WaitGrant(ctx context.Context, key string, ttl time.Duration) 
 			continue
 		}
 		if w.pace.policy == nil {
-			policy, ok := lock.BackOffFrom(ctx)
-			if !ok {
-				policy = lock.DefaultBackOff()
-			}
-			w.pace.start(policy)
+			w.pace.start(lock.BackOffOrDefault(ctx))
 		}
 		wait, ok := w.pace.next(pos, time.Now(), w.ownerSince)
 		if !ok {

@@ -112,7 +112,7 @@ func (b *backend) wait(ctx context.Context, q queueEntry, pred predecessor) (loc
 		if err != nil && transient(err) {
 			switch {
 			case retry == nil:
-				retry = retryPolicy(ctx)
+				retry = lock.BackOffOrDefault(ctx)
 			case worked:
 				// The watch worked before this failure (its end, or a
 				// read after it): a first failure, not one more in a row.
@@ -141,17 +141,6 @@ func (b *backend) wait(ctx context.Context, q queueEntry, pred predecessor) (loc
 		}
 		pred = next
 	}
-}
-
-// retryPolicy is the Acquire call's backoff policy, or lock.DefaultBackOff
-// for a context that did not come from Acquire.
-func retryPolicy(ctx context.Context) backoff.BackOff {
-	policy, ok := lock.BackOffFrom(ctx)
-	if !ok {
-		policy = lock.DefaultBackOff()
-	}
-	policy.Reset()
-	return policy
 }
 
 // errWatchEnded is wrapped in the error of a watch that ended before the

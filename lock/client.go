@@ -86,6 +86,18 @@ func BackOffFrom(ctx context.Context) (b backoff.BackOff, ok bool) {
 	return newBackOff(), true
 }
 
+// BackOffOrDefault is BackOffFrom, or DefaultBackOff for a context that
+// did not come from Acquire, reset and ready to use: the policy a Waiter
+// backend paces its waits or retries with.
+func BackOffOrDefault(ctx context.Context) backoff.BackOff {
+	b, ok := BackOffFrom(ctx)
+	if !ok {
+		b = DefaultBackOff()
+	}
+	b.Reset()
+	return b
+}
+
 // errLateGrant is wrapped in the ErrNotAcquired of a grant whose answer came
 // back after its lease deadline.
 var errLateGrant = errors.New("the grant's answer came after its lease deadline")

@@ -212,16 +212,43 @@ func TestLateGrantIsGivenBack(t *testing.T) {
 	}
 }
 
-// waitingBackend is a Waiter that records the backoff policy it was handed.
+// waitingBackend is a Waiter that records the backoff policy it was handed,
+// and what BackOffOrDefault gave it.
 type waitingBackend struct {
 	scriptedBackend
-	got backoff.BackOff
-	ok  bool
+	got       backoff.BackOff
+	ok        bool
+	orDefault backoff.BackOff
 }
 
 func (b *waitingBackend) WaitGrant(ctx context.Context, key string, ttl time.Duration) (Grant, error) {
 	b.got, b.ok = BackOffFrom(ctx)
+	b.orDefault = BackOffOrDefault(ctx)
 	return b.TryGrant(ctx, key, ttl)
+}
+
+// resetCounting is a policy that counts its resets.
+type resetCounting struct{ resets int }
+
+func (r *resetCounting) Reset()                     { r.resets++ }
+func (r *resetCounting) NextBackOff() time.Duration { return time.Millisecond }
+
+// BackOffOrDefault hands a Waiter the call's policy, or the default one for
+// a context that did not come from Acquire, reset either way.
+func TestBackOffOrDefault(t *testing.T) {
+	if d := BackOffOrDefault(context.Background()).NextBackOff(); d < 2500*time.Microsecond || d > 7500*time.Microsecond {
+		t.Fatalf("first pause of the default policy: %v, want 5 ms ± 50 %%", d)
+	}
+	ctx := context.Background()
+	b := &waitingBackend{scriptedBackend: scriptedBackend{grant: newScriptedGrant()}}
+	lease, err := New(b).Acquire(ctx, "k", WithBackOff(func() backoff.BackOff { return &resetCounting{} }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release(ctx)
+	if r, ok := b.orDefault.(*resetCounting); !ok || r.resets != 1 {
+		t.Fatalf("BackOffOrDefault in a Waiter: %#v, want the call's policy, reset once", b.orDefault)
+	}
 }
 
 // A Waiter backend is handed the call's WithBackOff policy (or the default).

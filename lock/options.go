@@ -51,7 +51,8 @@ func WithMaxHold(d time.Duration) Option { return func(c *config) { c.maxHold = 
 // while it waits for a key. newBackOff is called once per Acquire, so the
 // strategy may keep state. Notification-driven backends poll only as a safety
 // net against lost notifications and expiries. Backends that queue waiters
-// themselves (those implementing Waiter) are handed it through BackOffFrom:
+// themselves (those implementing Waiter) are handed it through BackOffFrom
+// (or BackOffOrDefault):
 // caslock polls with it, and etcdlock paces with it its retries after
 // errors that pass by themselves (no leader, a timeout); those that their
 // server wakes (the in-memory backend, etcdlock, zklock, redlock, sqllock's
