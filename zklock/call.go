@@ -51,11 +51,14 @@ func call[T any](ctx context.Context, pool *workpool.Pool, fn func() (T, error),
 func ambiguous(err error) bool { return errors.Is(err, zk.ErrConnectionClosed) }
 
 // disconnected reports whether a request failed because the connection is
-// down for now: it may succeed once the client has reconnected.
+// down for now, or closed: it may succeed once the client has reconnected.
+// That includes a request whose write failed (a reset or closed connection,
+// a write deadline): go-zookeeper hands it the write error, drops the
+// connection and reconnects, and the server never carried it out.
 func disconnected(err error) bool {
-	// go-zookeeper hands a request the write error of a connection that
-	// closed under it (net.ErrClosed); such a request was not sent.
-	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) || errors.Is(err, net.ErrClosed)
+	var op *net.OpError
+	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) || errors.Is(err, net.ErrClosed) ||
+		errors.As(err, &op) && op.Op == "write"
 }
 
 // zkErr adds the operation and the znode to an error of go-zookeeper, which

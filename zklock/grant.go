@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"time"
 
@@ -55,7 +54,7 @@ func (g *grant) watchLoss(watch <-chan zk.Event) {
 			next, err := g.watchNode()
 			if err != nil {
 				g.cause = fmt.Errorf("lock node %s: watch lost: %w", g.path, err)
-				if cutOff(err) {
+				if disconnected(err) {
 					// The session may live on, and its node with it:
 					// delete the node of a lease that ends here.
 					go g.b.cleanup(g.dir, g.guid)
@@ -96,20 +95,12 @@ func (g *grant) watchNode() (<-chan zk.Event, error) {
 			return watch, nil
 		case err == nil:
 			return nil, fmt.Errorf("%w: created at zxid %d, not %d", zk.ErrNoNode, stat.Czxid, g.token)
-		case !cutOff(err), cut && !errors.Is(err, zk.ErrNoServer), time.Now().After(g.Expiry()):
+		case !disconnected(err), cut && !errors.Is(err, zk.ErrNoServer), time.Now().After(g.Expiry()):
 			return nil, err
 		}
 		cut = !errors.Is(err, zk.ErrNoServer)
 		time.Sleep(time.Millisecond) // a request waits for the reconnect; this only bounds a loop
 	}
-}
-
-// cutOff reports whether a request failed for its connection, down or
-// closed: disconnected, or a failed write (EPIPE, a reset, a write deadline),
-// which also ends go-zookeeper's connection.
-func cutOff(err error) bool {
-	var op *net.OpError
-	return disconnected(err) || errors.As(err, &op) && op.Op == "write"
 }
 
 // Token implements lock.Grant: the creation zxid of the lock node, which
