@@ -52,9 +52,20 @@ const maxCommandAttempts = 20
 // from a fresh state when a concurrent command appended first. An error from
 // decide (a business rule refused the command) is returned as it is and
 // nothing is appended. A command id that already took effect on stream is not
-// decided again: Handle returns its first outcome with Duplicate set.
+// decided again: Handle returns its first outcome with Duplicate set. The
+// events of an Outcome are always those stored, as Load returns them. A nil
+// s, agg.Apply or decide is refused with ErrInvalid.
 func Handle[S any](ctx context.Context, s *Store, agg Aggregate[S], stream, commandID string,
 	decide func(state S) ([]Event, error)) (Outcome, error) {
+	if err := s.check(); err != nil {
+		return Outcome{}, err
+	}
+	if agg.Apply == nil {
+		return Outcome{}, fmt.Errorf("%w: aggregate without Apply", ErrInvalid)
+	}
+	if decide == nil {
+		return Outcome{}, fmt.Errorf("%w: nil decide function", ErrInvalid)
+	}
 	if err := validateName("command id", commandID); err != nil {
 		return Outcome{}, err
 	}
@@ -75,7 +86,7 @@ func Handle[S any](ctx context.Context, s *Store, agg Aggregate[S], stream, comm
 		if err != nil {
 			return Outcome{Conflicts: conflicts}, err
 		}
-		version, err := s.Append(ctx, stream, snap.Version, commandID, events...)
+		stored, err := s.append(ctx, stream, snap.Version, commandID, events)
 		if errors.Is(err, ErrConflict) && conflicts+1 < maxCommandAttempts {
 			conflicts++
 			select {
@@ -88,7 +99,8 @@ func Handle[S any](ctx context.Context, s *Store, agg Aggregate[S], stream, comm
 		if err != nil {
 			return Outcome{Conflicts: conflicts}, err
 		}
-		out := Outcome{Version: version, Conflicts: conflicts, Events: stamp(events, stream, snap.Version, commandID)}
+		version := stored.First + uint64(len(stored.Events)) - 1
+		out := Outcome{Version: version, Conflicts: conflicts, Events: stored.Events}
 		if agg.SnapshotEvery > 0 && version-snap.savedAt >= agg.SnapshotEvery {
 			// Best effort: a failed snapshot only means a longer replay later.
 			_ = saveSnapshot(ctx, s, agg, stream)
@@ -133,16 +145,6 @@ func (s *Store) outcomeOf(ctx context.Context, stream string, n uint64) (Outcome
 		return Outcome{}, err
 	}
 	return Outcome{Events: b.Events, Version: b.First + uint64(len(b.Events)) - 1, Duplicate: true}, nil
-}
-
-// stamp returns copies of events as Append recorded them after version prev.
-func stamp(events []Event, stream string, prev uint64, commandID string) []Event {
-	out := make([]Event, len(events))
-	for i, e := range events {
-		e.Stream, e.Version, e.Command = stream, prev+uint64(i)+1, commandID
-		out[i] = e
-	}
-	return out
 }
 
 // loadState rebuilds the state of stream from its snapshot and the batches

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Event is one recorded fact of a stream.
@@ -64,6 +65,21 @@ func validateName(what, name string) error {
 		return fmt.Errorf("%w: %s of %d bytes exceeds %d", ErrInvalid, what, len(name), maxNameLen)
 	case strings.ContainsFunc(name, func(r rune) bool { return unicode.IsControl(r) || r == '/' || r == unicode.ReplacementChar }):
 		return fmt.Errorf("%w: %s %q has '/', a control character or invalid UTF-8", ErrInvalid, what, name)
+	}
+	return nil
+}
+
+// validateEvent refuses the i-th event of an append if the store could not
+// keep it as given: no Type, a Type that is not valid UTF-8 (JSON would
+// silently replace the bad bytes), or Data that is not valid UTF-8 JSON.
+func validateEvent(i int, e Event) error {
+	switch {
+	case e.Type == "":
+		return fmt.Errorf("%w: event %d has no type", ErrInvalid, i)
+	case !utf8.ValidString(e.Type):
+		return fmt.Errorf("%w: event %d has type %q, not valid UTF-8", ErrInvalid, i, e.Type)
+	case len(e.Data) > 0 && (!json.Valid(e.Data) || !utf8.Valid(e.Data)):
+		return fmt.Errorf("%w: event %d (%s) has data that is not valid UTF-8 JSON", ErrInvalid, i, e.Type)
 	}
 	return nil
 }

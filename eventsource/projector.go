@@ -39,7 +39,9 @@ type Projector[M any] struct {
 }
 
 // NewProjector returns a projector of p over s. M must round-trip through
-// encoding/json.
+// encoding/json. A nil s, or a p without a valid Name, makes every method
+// return an error wrapping ErrInvalid, and so does a p without Apply every
+// method but View.
 func NewProjector[M any](s *Store, p Projection[M]) *Projector[M] {
 	return &Projector[M]{store: s, p: p}
 }
@@ -48,15 +50,38 @@ func (pr *Projector[M]) key() string { return pr.store.prefix + "/proj/" + pr.p.
 
 // View returns the read model as last saved.
 func (pr *Projector[M]) View(ctx context.Context) (View[M], error) {
+	if err := pr.check(true); err != nil {
+		return View[M]{}, err
+	}
 	v, _, err := pr.load(ctx)
 	return v, err
 }
 
-func (pr *Projector[M]) load(ctx context.Context) (View[M], uint64, error) {
-	v := View[M]{Checkpoints: make(map[string]uint64), Batches: make(map[string]uint64)}
-	if err := validateName("projection name", pr.p.Name); err != nil {
-		return v, 0, err
+// check refuses a projector that could not work: nil, over a nil store, or
+// of a projection without a valid Name or, unless viewOnly, without Apply.
+func (pr *Projector[M]) check(viewOnly bool) error {
+	if pr == nil {
+		return fmt.Errorf("%w: nil projector", ErrInvalid)
 	}
+	if err := pr.store.check(); err != nil {
+		return err
+	}
+	if err := validateName("projection name", pr.p.Name); err != nil {
+		return err
+	}
+	if !viewOnly && pr.p.Apply == nil {
+		return fmt.Errorf("%w: projection %s without Apply", ErrInvalid, pr.p.Name)
+	}
+	return nil
+}
+
+// newView is an empty read model, at no checkpoint.
+func newView[M any]() View[M] {
+	return View[M]{Checkpoints: make(map[string]uint64), Batches: make(map[string]uint64)}
+}
+
+func (pr *Projector[M]) load(ctx context.Context) (View[M], uint64, error) {
+	v := newView[M]()
 	item, err := pr.store.kv.Get(ctx, pr.key())
 	if errors.Is(err, cas.ErrNotFound) {
 		return v, 0, nil
@@ -82,10 +107,20 @@ func (pr *Projector[M]) load(ctx context.Context) (View[M], uint64, error) {
 // saved and the next CatchUp starts from the previous save. If another
 // projector saved first, CatchUp returns an error wrapping ErrConflict.
 func (pr *Projector[M]) CatchUp(ctx context.Context) (int, error) {
+	if err := pr.check(false); err != nil {
+		return 0, err
+	}
 	v, version, err := pr.load(ctx)
 	if err != nil {
 		return 0, err
 	}
+	return pr.replay(ctx, v, version, false)
+}
+
+// replay applies to v the events after its checkpoints and saves it over the
+// model saved at version (0: none). Unless always, a round that applied
+// nothing saves nothing.
+func (pr *Projector[M]) replay(ctx context.Context, v View[M], version uint64, always bool) (int, error) {
 	streams, err := pr.store.Streams(ctx)
 	if err != nil {
 		return 0, err
@@ -114,7 +149,7 @@ func (pr *Projector[M]) CatchUp(ctx context.Context) (int, error) {
 		}
 		v.Checkpoints[stream], v.Batches[stream] = h.version, h.batch
 	}
-	if applied == 0 {
+	if applied == 0 && !always {
 		return 0, nil
 	}
 	return applied, pr.save(ctx, v, version)
@@ -139,25 +174,33 @@ func (pr *Projector[M]) save(ctx context.Context, v View[M], version uint64) err
 	return nil
 }
 
-// Rebuild throws the read model away and replays every stream from the start
-// into a fresh one, for a changed Apply or a damaged model.
+// Rebuild replays every stream from the start into a fresh read model, for a
+// changed Apply or a damaged model, and saves it over the old one in one
+// compare-and-swap. Until then View returns the old model, and it stays if
+// Apply fails, the process dies or another projector saves first (an error
+// wrapping ErrConflict).
 func (pr *Projector[M]) Rebuild(ctx context.Context) (int, error) {
+	if err := pr.check(false); err != nil {
+		return 0, err
+	}
 	_, version, err := pr.load(ctx)
 	if err != nil {
 		return 0, err
 	}
-	if version != 0 {
-		if err := pr.store.kv.CompareAndDelete(ctx, pr.key(), version); err != nil {
-			return 0, fmt.Errorf("eventsource: reset projection %s: %w", pr.p.Name, err)
-		}
-	}
-	return pr.CatchUp(ctx)
+	return pr.replay(ctx, newView[M](), version, version != 0)
 }
 
 // Run catches up every interval until ctx is done, and returns ctx's error.
 // A round lost to another projector is simply retried; any other error stops
-// Run and is returned.
+// Run and is returned. An interval that is not above zero is refused with
+// ErrInvalid.
 func (pr *Projector[M]) Run(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		return fmt.Errorf("%w: projector interval %v is not above zero", ErrInvalid, interval)
+	}
+	if err := pr.check(false); err != nil {
+		return err
+	}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {

@@ -2,6 +2,7 @@ package eventsource_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 
@@ -50,5 +51,47 @@ func TestCatchUpReadsOnlyNewBatches(t *testing.T) {
 	v, err := pr.View(ctx)
 	if err != nil || v.Model != 51 || v.Checkpoints["long"] != 51 {
 		t.Fatalf("view %+v, %v; want 51 events applied", v, err)
+	}
+}
+
+// A Rebuild whose Apply fails leaves the saved model as it was: the old
+// model is replaced in the same write that saves the new one, never deleted
+// first.
+func TestFailedRebuildKeepsTheOldModel(t *testing.T) {
+	ctx := context.Background()
+	s := eventsource.New(cas.NewMemory())
+	for v := range uint64(3) {
+		e, _ := eventsource.NewEvent("E", v)
+		if _, err := s.Append(ctx, "s", v, "", e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := eventsource.Projection[int]{Name: "count", Apply: func(n *int, _ eventsource.Event) error { *n++; return nil }}
+	if _, err := eventsource.NewProjector(s, count).CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	broken := count
+	broken.Apply = func(n *int, e eventsource.Event) error {
+		if e.Version == 2 {
+			return errors.New("apply refused")
+		}
+		*n++
+		return nil
+	}
+	if _, err := eventsource.NewProjector(s, broken).Rebuild(ctx); err == nil {
+		t.Fatal("Rebuild with a failing Apply returned no error")
+	}
+	v, err := eventsource.NewProjector(s, count).View(ctx)
+	if err != nil || v.Model != 3 || v.Checkpoints["s"] != 3 {
+		t.Fatalf("after a failed Rebuild the view is %+v, %v; want the old model (3 events)", v, err)
+	}
+	// A Rebuild that works replaces it, and one over an empty log saves an
+	// empty model.
+	if n, err := eventsource.NewProjector(s, count).Rebuild(ctx); err != nil || n != 3 {
+		t.Fatalf("Rebuild: %d, %v; want 3", n, err)
+	}
+	empty := eventsource.New(cas.NewMemory(), eventsource.WithPrefix("other"))
+	if n, err := eventsource.NewProjector(empty, count).Rebuild(ctx); err != nil || n != 0 {
+		t.Fatalf("Rebuild of an empty log: %d, %v", n, err)
 	}
 }

@@ -47,7 +47,9 @@ func WithPrefix(prefix string) Option { return func(s *Store) { s.prefix = prefi
 func New(kv cas.Store, opts ...Option) *Store {
 	s := &Store{kv: kv, prefix: "es", now: time.Now, heads: make(map[string]head)}
 	for _, o := range opts {
-		o(s)
+		if o != nil {
+			o(s)
+		}
 	}
 	return s
 }
@@ -64,61 +66,95 @@ func (s *Store) snapshotKey(stream string) string { return s.prefix + "/snap/" +
 // stream with no events yet) and returns the stream's new version. If another
 // append came first it returns an error wrapping ErrConflict and writes
 // nothing. commandID, if not empty, is recorded with the events (see Handle).
+// An event without a Type, with a Type that is not valid UTF-8, or with Data
+// that is not valid UTF-8 JSON is refused with ErrInvalid, and nothing is
+// written.
 func (s *Store) Append(ctx context.Context, stream string, expected uint64, commandID string, events ...Event) (uint64, error) {
-	if err := validateName("stream", stream); err != nil {
+	b, err := s.append(ctx, stream, expected, commandID, events)
+	if err != nil {
 		return 0, err
+	}
+	return b.First + uint64(len(b.Events)) - 1, nil
+}
+
+// append is Append returning the batch as stored, its events stamped as
+// Load returns them.
+func (s *Store) append(ctx context.Context, stream string, expected uint64, commandID string, events []Event) (batch, error) {
+	if err := s.check(); err != nil {
+		return batch{}, err
+	}
+	if err := validateName("stream", stream); err != nil {
+		return batch{}, err
 	}
 	if commandID != "" {
 		if err := validateName("command id", commandID); err != nil {
-			return 0, err
+			return batch{}, err
 		}
 	}
 	if len(events) == 0 {
-		return 0, fmt.Errorf("%w: no events to append", ErrInvalid)
+		return batch{}, fmt.Errorf("%w: no events to append", ErrInvalid)
 	}
-	h := s.cachedHead(stream)
-	if h.version != expected {
-		var err error
-		if h, err = s.scan(ctx, stream, h, nil); err != nil {
-			return 0, err
-		}
-	}
-	if h.version != expected {
-		return 0, fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, stream, h.version, expected)
-	}
-	if h.batch == 0 {
-		if err := s.register(ctx, stream); err != nil {
-			return 0, err
-		}
-	}
+	// Validate and encode before anything is written: refused input must
+	// leave no trace, not even a registered stream.
 	b := batch{First: expected + 1, Command: commandID, Events: make([]Event, len(events))}
 	at := s.now().UTC()
 	for i, e := range events {
-		if e.Type == "" {
-			return 0, fmt.Errorf("%w: event %d has no type", ErrInvalid, i)
+		if err := validateEvent(i, e); err != nil {
+			return batch{}, err
 		}
 		e.At = at
 		b.Events[i] = e
 	}
 	value, err := json.Marshal(b)
 	if err != nil {
-		return 0, fmt.Errorf("eventsource: encode batch: %w", err)
+		return batch{}, fmt.Errorf("%w: encode batch: %w", ErrInvalid, err)
+	}
+	// The caller gets the events exactly as a later Load (or a retried
+	// command) will: At as encoded, Data compacted. Decoded before the write,
+	// so that nothing can fail after it.
+	stored, err := decodeBatch(stream, cas.Item{Key: "new batch of " + stream, Value: value})
+	if err != nil {
+		return batch{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	h := s.cachedHead(stream)
+	if h.version != expected {
+		if h, err = s.scan(ctx, stream, h, nil); err != nil {
+			return batch{}, err
+		}
+	}
+	if h.version != expected {
+		return batch{}, fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, stream, h.version, expected)
+	}
+	if h.batch == 0 {
+		if err := s.register(ctx, stream); err != nil {
+			return batch{}, err
+		}
 	}
 	_, err = s.kv.Create(ctx, s.batchKey(stream, h.batch+1), value)
 	if errors.Is(err, cas.ErrExists) {
-		return 0, fmt.Errorf("%w: %s moved past version %d: %w", ErrConflict, stream, expected, err)
+		return batch{}, fmt.Errorf("%w: %s moved past version %d: %w", ErrConflict, stream, expected, err)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("eventsource: append to %s: %w", stream, err)
+		return batch{}, fmt.Errorf("eventsource: append to %s: %w", stream, err)
 	}
-	version := expected + uint64(len(events))
-	s.remember(stream, head{batch: h.batch + 1, version: version})
-	return version, nil
+	s.remember(stream, head{batch: h.batch + 1, version: expected + uint64(len(events))})
+	return stored, nil
+}
+
+// check refuses a nil Store or one made over a nil cas.Store.
+func (s *Store) check() error {
+	if s == nil || s.kv == nil {
+		return fmt.Errorf("%w: nil store (eventsource.New needs a cas.Store)", ErrInvalid)
+	}
+	return nil
 }
 
 // Load returns the events of stream with a version above after, in order, and
 // the stream's current version.
 func (s *Store) Load(ctx context.Context, stream string, after uint64) ([]Event, uint64, error) {
+	if err := s.check(); err != nil {
+		return nil, 0, err
+	}
 	if err := validateName("stream", stream); err != nil {
 		return nil, 0, err
 	}
@@ -208,6 +244,9 @@ var errRegistered = errors.New("stream already registered")
 
 // Streams returns the names of all streams, sorted.
 func (s *Store) Streams(ctx context.Context) ([]string, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
 	item, err := s.kv.Get(ctx, s.streamsKey())
 	if errors.Is(err, cas.ErrNotFound) {
 		return nil, nil

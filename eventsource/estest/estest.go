@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -168,8 +169,13 @@ func testCommandAtMostOnce(t *testing.T, newStore func(*testing.T) *eventsource.
 	if err != nil || !again.Duplicate || again.Version != 1 || len(again.Events) != 1 || again.Events[0].Version != 1 {
 		t.Fatalf("retried Handle: %+v, %v; want the first outcome marked duplicate", again, err)
 	}
-	if _, version, _ := s.Load(ctx, "c", 0); version != 1 {
-		t.Fatalf("stream at version %d after a retried command, want 1", version)
+	stored, version, err := s.Load(ctx, "c", 0)
+	if err != nil || version != 1 {
+		t.Fatalf("stream at version %d (%v) after a retried command, want 1", version, err)
+	}
+	// The first outcome, the retried one and the stream agree on every field.
+	if !reflect.DeepEqual(first.Events, stored) || !reflect.DeepEqual(again.Events, stored) {
+		t.Fatalf("events of the first outcome %+v and of the retried one %+v differ from those stored %+v", first.Events, again.Events, stored)
 	}
 	if _, err := eventsource.Handle(ctx, s, agg, "c", "cmd-2", func(counter) ([]eventsource.Event, error) { return nil, errFull }); !errors.Is(err, errFull) {
 		t.Fatalf("Handle refused by decide: %v, want decide's error", err)

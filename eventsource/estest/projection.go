@@ -1,6 +1,7 @@
 package estest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -133,13 +134,27 @@ func testBadInput(t *testing.T, newStore func(*testing.T) *eventsource.Store) {
 	if _, err := s.Append(ctx, "ok", 0, ""); !errors.Is(err, eventsource.ErrInvalid) {
 		t.Errorf("Append of no events: %v, want ErrInvalid", err)
 	}
-	if _, err := s.Append(ctx, "ok", 0, "", eventsource.Event{}); !errors.Is(err, eventsource.ErrInvalid) {
-		t.Errorf("Append of an event without a type: %v, want ErrInvalid", err)
+	for i, e := range []eventsource.Event{
+		{},                 // no type
+		{Type: "bad-\xff"}, // a type JSON would alter
+		{Type: "E", Data: json.RawMessage("not json")},
+		{Type: "E", Data: json.RawMessage("\"bad-\xff\"")}, // JSON must be UTF-8
+	} {
+		stream := fmt.Sprintf("bad-event-%d", i)
+		if _, err := s.Append(ctx, stream, 0, "", event(t, "E", 1), e); !errors.Is(err, eventsource.ErrInvalid) {
+			t.Errorf("Append of event %+v: %v, want ErrInvalid", e, err)
+		}
+		if _, v, err := s.Load(ctx, stream, 0); err != nil || v != 0 {
+			t.Errorf("refused event %+v left %s at version %d (%v)", e, stream, v, err)
+		}
 	}
 	if _, err := eventsource.Handle(ctx, s, counterAggregate(0), "ok", "", add(t, 1)); !errors.Is(err, eventsource.ErrInvalid) {
 		t.Errorf("Handle without a command id: %v, want ErrInvalid", err)
 	}
 	if _, v, err := s.Load(ctx, "ok", 0); err != nil || v != 0 {
 		t.Errorf("refused input left the stream at version %d (%v)", v, err)
+	}
+	if names, err := s.Streams(ctx); err != nil || len(names) != 0 {
+		t.Errorf("refused input left streams %q behind (%v)", names, err)
 	}
 }
