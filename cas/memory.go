@@ -11,6 +11,9 @@ import (
 // castest is checked against. Keys are limited to DefaultMaxKeyLen bytes and
 // values to DefaultMaxValueSize. Tombstones of deleted keys are kept for the
 // life of the Memory, so memory grows with the number of distinct keys.
+//
+// The zero Memory is an empty Store, ready to use; NewMemory returns the
+// same. A Memory must not be copied after first use.
 type Memory struct {
 	mu    sync.Mutex
 	items map[string]*memoryItem
@@ -54,6 +57,9 @@ func (m *Memory) Create(ctx context.Context, key string, value []byte) (Item, er
 	defer m.mu.Unlock()
 	it, ok := m.items[key]
 	if !ok {
+		if m.items == nil {
+			m.items = make(map[string]*memoryItem)
+		}
 		it = &memoryItem{}
 		m.items[key] = it
 	}

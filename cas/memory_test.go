@@ -2,6 +2,7 @@ package cas_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
@@ -56,5 +57,42 @@ func BenchmarkMemoryGetParallel(b *testing.B) {
 				return
 			}
 		}
+	})
+}
+
+// TestZeroMemory: the zero Memory is an empty Store, ready to use.
+func TestZeroMemory(t *testing.T) {
+	ctx := t.Context()
+	var m cas.Memory
+	if _, err := m.Get(ctx, "k"); !errors.Is(err, cas.ErrNotFound) {
+		t.Fatalf("Get of the zero Memory: %v, want ErrNotFound", err)
+	}
+	if err := m.CompareAndDelete(ctx, "k", 1); !errors.Is(err, cas.ErrNotFound) {
+		t.Fatalf("CompareAndDelete of the zero Memory: %v, want ErrNotFound", err)
+	}
+	it, err := m.Create(ctx, "k", []byte("v"))
+	if err != nil || it.Version != 1 {
+		t.Fatalf("Create in the zero Memory: %+v, %v; want version 1", it, err)
+	}
+	if it, err = m.CompareAndSwap(ctx, "k", 1, []byte("w")); err != nil || it.Version != 2 {
+		t.Fatalf("CompareAndSwap in the zero Memory: %+v, %v; want version 2", it, err)
+	}
+}
+
+// TestZeroMemoryConformance runs the conformance suite on zero Memory values.
+func TestZeroMemoryConformance(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		shared = map[*testing.T]*cas.Memory{}
+	)
+	castest.Run(t, castest.Harness{
+		NewStore: func(t *testing.T) cas.Store {
+			mu.Lock()
+			defer mu.Unlock()
+			if shared[t] == nil {
+				shared[t] = new(cas.Memory)
+			}
+			return shared[t]
+		},
 	})
 }
