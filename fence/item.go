@@ -37,8 +37,11 @@ type Item struct {
 // at the version it read, so a write by anyone in between makes it read and
 // check again. A missing item is created with token as its fence. A refused
 // write returns a *StaleError (errors.Is ErrStaleToken) with the item's
-// fence; a value Item did not write, ErrNotFenced. It returns the stored item
-// (its Value is the stored, fenced, bytes).
+// fence; a value Item did not write, ErrNotFenced. When other writers change
+// the item in every one of MaxAttempts rounds, Update gives up with an error
+// wrapping cas.ErrConflict; a cas.ErrExists or cas.ErrNotFound that the last
+// round met is only mentioned, not wrapped. It returns the stored item (its
+// Value is the stored, fenced, bytes).
 func (g Item) Update(ctx context.Context, s cas.Store, key string, token uint64, value []byte) (cas.Item, error) {
 	if s == nil {
 		return cas.Item{}, errors.New("fence: Item.Update needs a non-nil cas.Store")
@@ -76,7 +79,10 @@ func (g Item) Update(ctx context.Context, s cas.Store, key string, token uint64,
 		}
 		return it, err
 	}
-	return cas.Item{}, fmt.Errorf("fence: update %q: the item changed %d times in a row: %w", key, attempts, last)
+	if errors.Is(last, cas.ErrConflict) {
+		return cas.Item{}, fmt.Errorf("fence: update %q: the item changed %d times in a row: %w", key, attempts, last)
+	}
+	return cas.Item{}, fmt.Errorf("fence: update %q: the item changed %d times in a row: %w (the last write met: %v)", key, attempts, cas.ErrConflict, last)
 }
 
 // Get returns the value Item stored under key in s and its fence, the

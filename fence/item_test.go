@@ -3,6 +3,7 @@ package fence_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,4 +151,47 @@ func TestItemConcurrentTokens(t *testing.T) {
 			wantItemValue(t, newStore(t), "k", string([]byte{writers}), writers)
 		})
 	}
+}
+
+// meddling is a cas.Store whose every write first loses to another writer:
+// Create finds the key created meanwhile (cas.ErrExists), CompareAndSwap
+// finds it deleted meanwhile (cas.ErrNotFound).
+type meddling struct{ *cas.Memory }
+
+func (m meddling) Create(ctx context.Context, key string, value []byte) (cas.Item, error) {
+	if _, err := m.Memory.Create(ctx, key, value); err != nil {
+		return cas.Item{}, err
+	}
+	return m.Memory.Create(ctx, key, value)
+}
+
+func (m meddling) CompareAndSwap(ctx context.Context, key string, version uint64, value []byte) (cas.Item, error) {
+	if err := m.Memory.CompareAndDelete(ctx, key, version); err != nil {
+		return cas.Item{}, err
+	}
+	return m.Memory.CompareAndSwap(ctx, key, version, value)
+}
+
+// TestItemUpdateGiveUpIsConflict: when the item keeps changing, the error
+// wraps cas.ErrConflict, whichever error the last round met, and only
+// mentions a cas.ErrExists or cas.ErrNotFound cause.
+func TestItemUpdateGiveUpIsConflict(t *testing.T) {
+	ctx := t.Context()
+	guard := fence.Item{MaxAttempts: 1}
+
+	_, err := guard.Update(ctx, meddling{cas.NewMemory()}, "k", 5, []byte("v"))
+	if !errors.Is(err, cas.ErrConflict) || errors.Is(err, cas.ErrExists) || !strings.Contains(err.Error(), cas.ErrExists.Error()) {
+		t.Fatalf("Update that always meets a create: %v, want cas.ErrConflict mentioning (not wrapping) ErrExists", err)
+	}
+	t.Log(err)
+
+	s := cas.NewMemory()
+	if _, err := guard.Update(ctx, s, "k", 5, []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = guard.Update(ctx, meddling{s}, "k", 6, []byte("w"))
+	if !errors.Is(err, cas.ErrConflict) || errors.Is(err, cas.ErrNotFound) || !strings.Contains(err.Error(), cas.ErrNotFound.Error()) {
+		t.Fatalf("Update that always meets a delete: %v, want cas.ErrConflict mentioning (not wrapping) ErrNotFound", err)
+	}
+	t.Log(err)
 }

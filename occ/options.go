@@ -12,7 +12,9 @@ import (
 // without WithMaxAttempts.
 const DefaultMaxAttempts = 10
 
-// ErrInvalidOption rejects an option value that cannot work.
+// ErrInvalidOption rejects an option value that cannot work: a nil Option,
+// WithMaxAttempts below 1, a nil WithBackOff constructor or one that returns
+// a nil BackOff.
 var ErrInvalidOption = errors.New("occ: invalid option")
 
 // Option tunes one Update.
@@ -31,8 +33,9 @@ func WithMaxAttempts(n int) Option { return func(c *config) { c.maxAttempts = n 
 
 // WithBackOff sets the wait between attempts. newBackOff is called once per
 // Update that meets a conflict, so the strategy may keep state; a BackOff that
-// returns backoff.Stop ends the Update with ErrTooManyConflicts.
-// Default DefaultBackOff.
+// returns backoff.Stop ends the Update with ErrTooManyConflicts; a nil
+// BackOff ends it with an error wrapping ErrInvalidOption. Default
+// DefaultBackOff.
 func WithBackOff(newBackOff func() backoff.BackOff) Option {
 	return func(c *config) { c.newBackOff = newBackOff }
 }
@@ -57,7 +60,10 @@ func DefaultBackOff() backoff.BackOff {
 
 func resolve(opts []Option) (config, error) {
 	c := config{maxAttempts: DefaultMaxAttempts, newBackOff: DefaultBackOff}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return c, fmt.Errorf("%w: option %d is nil", ErrInvalidOption, i+1)
+		}
 		o(&c)
 	}
 	switch {

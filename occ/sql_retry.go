@@ -17,7 +17,8 @@ import (
 //
 // fn may run several times; each run must read afresh (in a new transaction
 // if it uses one). Any other error, cas.ErrNotFound included, ends Retry and
-// is returned as it is. Retry returns its Stats, on error too.
+// is returned as it is. A bad option (see ErrInvalidOption) is an error
+// wrapping ErrInvalidOption. Retry returns its Stats, on error too.
 func Retry(ctx context.Context, name string, fn func(ctx context.Context) error, opts ...Option) (Stats, error) {
 	if fn == nil {
 		return Stats{}, errors.New("occ: Retry needs a non-nil function")

@@ -11,8 +11,12 @@ import (
 )
 
 // ErrTooManyConflicts is returned by Update when every attempt lost to a
-// concurrent write. The error also wraps the last conflict, so errors.Is(err,
-// cas.ErrConflict) holds too.
+// concurrent write. The error also wraps cas.ErrConflict, so errors.Is(err,
+// cas.ErrConflict) holds too, and the last conflict when it was one. When the
+// last round lost otherwise (a Create that met cas.ErrExists, a
+// CompareAndSwap that met cas.ErrNotFound), that cause is only mentioned in
+// the message, not wrapped: Update gave up, the key is neither missing nor
+// newly created.
 var ErrTooManyConflicts = errors.New("occ: too many conflicts")
 
 // Stats says what one Update did.
@@ -29,7 +33,7 @@ type Stats struct {
 // fn returns with CompareAndSwap at the version read. When another writer got
 // there first (cas.ErrConflict, or the item vanished), it waits a jittered
 // backoff and tries again, reading afresh, up to the maximum attempts; then it
-// returns an error wrapping ErrTooManyConflicts and the last conflict.
+// returns an error wrapping ErrTooManyConflicts and cas.ErrConflict.
 //
 // fn may run several times and must not have side effects other than its
 // result. An error from fn aborts the Update: it is returned as it is and
@@ -60,14 +64,16 @@ func Update(ctx context.Context, s cas.Store, key string, fn func(cur cas.Item) 
 		}
 		st.Conflicts++
 		if st.Attempts >= cfg.maxAttempts {
-			return cas.Item{}, st, fmt.Errorf("%w on %q after %d attempts: %w", ErrTooManyConflicts, key, st.Attempts, err)
+			return cas.Item{}, st, giveUp(key, st.Attempts, "", err)
 		}
 		if b == nil {
-			b = cfg.newBackOff()
+			if b = cfg.newBackOff(); b == nil {
+				return cas.Item{}, st, fmt.Errorf("%w: the WithBackOff constructor returned a nil BackOff", ErrInvalidOption)
+			}
 		}
 		d := b.NextBackOff()
 		if d == backoff.Stop {
-			return cas.Item{}, st, fmt.Errorf("%w on %q after %d attempts, the backoff stopped: %w", ErrTooManyConflicts, key, st.Attempts, err)
+			return cas.Item{}, st, giveUp(key, st.Attempts, ", the backoff stopped", err)
 		}
 		waited, err := sleep(ctx, d)
 		st.Waited += waited
@@ -75,6 +81,16 @@ func Update(ctx context.Context, s cas.Store, key string, fn func(cur cas.Item) 
 			return cas.Item{}, st, err
 		}
 	}
+}
+
+// giveUp is the error of an Update that lost its last round with last: it
+// wraps ErrTooManyConflicts and cas.ErrConflict, and last only when last is
+// a conflict; a cas.ErrExists or cas.ErrNotFound is only mentioned.
+func giveUp(key string, attempts int, why string, last error) error {
+	if errors.Is(last, cas.ErrConflict) {
+		return fmt.Errorf("%w on %q after %d attempts%s: %w", ErrTooManyConflicts, key, attempts, why, last)
+	}
+	return fmt.Errorf("%w on %q after %d attempts%s: %w (the last write met: %v)", ErrTooManyConflicts, key, attempts, why, cas.ErrConflict, last)
 }
 
 // attempt is one read-modify-write round. conflict reports that its write

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -259,3 +260,91 @@ type cancelling struct{ cancel context.CancelFunc }
 
 func (c cancelling) NextBackOff() time.Duration { c.cancel(); return time.Hour }
 func (c cancelling) Reset()                     {}
+
+// TestUpdateGiveUpIsConflict: when the last lost round met cas.ErrExists (a
+// key created after the read) or cas.ErrNotFound (deleted after the read),
+// the give-up error still wraps ErrTooManyConflicts and cas.ErrConflict, and
+// only mentions that cause: Update gave up, the key is not missing.
+func TestUpdateGiveUpIsConflict(t *testing.T) {
+	ctx := t.Context()
+	createdMeanwhile := func(s *cas.Memory) func(cas.Item) ([]byte, error) {
+		return func(cur cas.Item) ([]byte, error) {
+			if _, err := s.Create(ctx, cur.Key, []byte("other")); err != nil {
+				t.Errorf("concurrent create: %v", err)
+			}
+			return []byte("mine"), nil
+		}
+	}
+	deletedMeanwhile := func(s *cas.Memory) func(cas.Item) ([]byte, error) {
+		return func(cur cas.Item) ([]byte, error) {
+			if err := s.CompareAndDelete(ctx, cur.Key, cur.Version); err != nil {
+				t.Errorf("concurrent delete: %v", err)
+			}
+			return []byte("mine"), nil
+		}
+	}
+	stop := occ.WithBackOff(func() backoff.BackOff { return &backoff.StopBackOff{} })
+	for _, c := range []struct {
+		name   string
+		exists bool
+		fn     func(*cas.Memory) func(cas.Item) ([]byte, error)
+		cause  error
+		opts   []occ.Option
+	}{
+		{"created meanwhile", false, createdMeanwhile, cas.ErrExists, []occ.Option{occ.CreateIfMissing(), occ.WithMaxAttempts(1)}},
+		{"deleted meanwhile", true, deletedMeanwhile, cas.ErrNotFound, []occ.Option{occ.WithMaxAttempts(1)}},
+		{"deleted meanwhile, backoff stopped", true, deletedMeanwhile, cas.ErrNotFound, []occ.Option{stop}},
+	} {
+		s := cas.NewMemory()
+		if c.exists {
+			if _, err := s.Create(ctx, "k", []byte("v")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, st, err := occ.Update(ctx, s, "k", c.fn(s), c.opts...)
+		if !errors.Is(err, occ.ErrTooManyConflicts) || !errors.Is(err, cas.ErrConflict) || errors.Is(err, c.cause) {
+			t.Errorf("%s: Update = %v; want ErrTooManyConflicts and cas.ErrConflict, not %v", c.name, err, c.cause)
+		} else if !strings.Contains(err.Error(), c.cause.Error()) {
+			t.Errorf("%s: Update = %v; want the cause %q mentioned", c.name, err, c.cause)
+		}
+		wantStats(t, st, 1, 1)
+	}
+}
+
+// TestUpdateNilOption: a nil Option is refused, not called.
+func TestUpdateNilOption(t *testing.T) {
+	s, key := newCounter(t, "0")
+	if _, _, err := occ.Update(t.Context(), s, key, increment, noWait, nil); !errors.Is(err, occ.ErrInvalidOption) {
+		t.Fatalf("Update with a nil Option: %v, want ErrInvalidOption", err)
+	}
+	if _, err := occ.Retry(t.Context(), "row", func(context.Context) error { return nil }, nil); !errors.Is(err, occ.ErrInvalidOption) {
+		t.Fatalf("Retry with a nil Option: %v, want ErrInvalidOption", err)
+	}
+}
+
+// TestUpdateNilBackOff: a WithBackOff constructor that returns a nil BackOff
+// ends the Update at its first conflict with ErrInvalidOption; nothing of
+// the Update is written.
+func TestUpdateNilBackOff(t *testing.T) {
+	nilBackOff := occ.WithBackOff(func() backoff.BackOff { return nil })
+	s, key := newCounter(t, "0")
+	fn, _ := sabotage(t, s, 1, increment)
+	_, st, err := occ.Update(t.Context(), s, key, fn, nilBackOff)
+	if !errors.Is(err, occ.ErrInvalidOption) {
+		t.Fatalf("Update with a nil BackOff: %v, want ErrInvalidOption", err)
+	}
+	wantStats(t, st, 1, 1)
+	if got, _ := s.Get(t.Context(), key); string(got.Value) != "100" {
+		t.Fatalf("store holds %q, want the concurrent writer's 100", got.Value)
+	}
+
+	calls := 0
+	st, err = occ.Retry(t.Context(), "row", func(context.Context) error {
+		calls++
+		return cas.ErrConflict
+	}, nilBackOff)
+	if !errors.Is(err, occ.ErrInvalidOption) || calls != 1 {
+		t.Fatalf("Retry with a nil BackOff: %v after %d calls, want ErrInvalidOption after 1", err, calls)
+	}
+	wantStats(t, st, 1, 1)
+}
