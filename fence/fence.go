@@ -17,6 +17,15 @@ var (
 	// ErrNotFound means the guarded resource (a row) does not exist.
 	ErrNotFound = errors.New("fence: resource not found")
 
+	// ErrWriteSkipped means that Row.Update found the row at a fence its
+	// token passes 8 rounds in a row, yet the database wrote
+	// nothing: a trigger (on PostgreSQL a BEFORE UPDATE trigger returning
+	// NULL, or suppress_redundant_updates_trigger with an identical row), a
+	// rule or a row-level security policy may skip the write. A concurrent
+	// write cannot explain it: the next round would have decided. Nothing
+	// was written.
+	ErrWriteSkipped = errors.New("fence: the row qualified but the database wrote nothing")
+
 	// ErrTokenRange rejects a token that the store cannot keep.
 	ErrTokenRange = errors.New("fence: token out of range")
 )

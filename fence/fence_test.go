@@ -3,12 +3,15 @@ package fence_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/racefree/racefree/fence"
+	"github.com/racefree/racefree/internal/fakesql"
 	"github.com/racefree/racefree/internal/sqlname"
 	"github.com/racefree/racefree/internal/testenv"
 	"github.com/racefree/racefree/lock"
@@ -255,5 +258,108 @@ func TestRefusesBadInput(t *testing.T) {
 		if err := c.g.Admit(ctx, c.q, c.resource, 1); err == nil {
 			t.Errorf("Table.Admit with %s: no error", c.name)
 		}
+	}
+}
+
+// TestRowUpdateWriteSkipped: when every round finds the row at a fence the
+// token passes yet writes nothing (a trigger, rule or row-level security
+// policy skipping the write; on MySQL a fence below the token rules out a
+// matched no-op), Update stops after a few rounds with ErrWriteSkipped
+// instead of running again until ctx ends, and never reports success
+// without a write. The database is a fake that answers every round so.
+func TestRowUpdateWriteSkipped(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		row  fence.Row
+		set  string
+		fake *fakesql.DB
+	}{
+		{"PostgreSQL", fence.Row{Dialect: sqldialect.Postgres, Table: "docs"}, "body = $1",
+			&fakesql.DB{Query: func(string) []driver.Value { return []driver.Value{false, int64(5)} }}},
+		{"MySQL fence below the token", fence.Row{Dialect: sqldialect.MySQL, Table: "docs"}, "body = ?",
+			&fakesql.DB{Exec: func(string) int64 { return 0 }, Query: func(string) []driver.Value { return []driver.Value{int64(3)} }}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			err := c.row.Update(ctx, c.fake.Open(t), 1, 5, c.set, "five")
+			if !errors.Is(err, fence.ErrWriteSkipped) || errors.Is(err, fence.ErrStaleToken) || errors.Is(err, fence.ErrNotFound) {
+				t.Fatalf("Update that the database never writes: %v after %d statements, want ErrWriteSkipped", err, c.fake.Count())
+			}
+			if n := c.fake.Count(); n < 2 || n > 64 {
+				t.Fatalf("Update ran %d statements before giving up, want a few rounds", n)
+			}
+			t.Log(err)
+		})
+	}
+
+	// MySQL: a fence equal to the token is a match that changed nothing.
+	fake := &fakesql.DB{Exec: func(string) int64 { return 0 }, Query: func(string) []driver.Value { return []driver.Value{int64(5)} }}
+	if err := (fence.Row{Dialect: sqldialect.MySQL, Table: "docs"}).Update(t.Context(), fake.Open(t), 1, 5, "body = ?", "five"); err != nil {
+		t.Fatalf("MySQL Update that matched without a change: %v", err)
+	}
+}
+
+// vanishing runs its first n UPDATEs while the row is gone: it deletes row 1
+// before and inserts it again after, at fence 3, as a concurrent delete and
+// re-create would.
+type vanishing struct {
+	*sql.DB
+	n int
+}
+
+func (v *vanishing) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if v.n == 0 || !strings.HasPrefix(query, "UPDATE") {
+		return v.DB.ExecContext(ctx, query, args...)
+	}
+	v.n--
+	if _, err := v.DB.ExecContext(ctx, `DELETE FROM docs WHERE id = 1`); err != nil {
+		return nil, err
+	}
+	res, err := v.DB.ExecContext(ctx, query, args...)
+	if _, ierr := v.DB.ExecContext(ctx, `INSERT INTO docs (id, body, fence) VALUES (1, 'other', 3)`); ierr != nil && err == nil {
+		err = ierr
+	}
+	return res, err
+}
+
+// TestRowUpdateMySQLRecreated: on MySQL, an UPDATE that matched nothing
+// because the row was deleted and created again in between, at a fence below
+// the token, is not a success: Update runs again and writes.
+func TestRowUpdateMySQLRecreated(t *testing.T) {
+	d := sqlDBs[1]
+	db, guard := docs(t, d)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := guard.Update(ctx, &vanishing{DB: db, n: 2}, 1, 5, d.set, "five"); err != nil {
+		t.Fatalf("Update over a row re-created twice: %v", err)
+	}
+	if b := body(t, d, db); b != "five" {
+		t.Fatalf("body %q after a successful Update, want five", b)
+	}
+}
+
+// TestRowUpdateSkippedByTrigger: on PostgreSQL a BEFORE UPDATE trigger that
+// returns NULL skips every write; Update reports ErrWriteSkipped.
+func TestRowUpdateSkippedByTrigger(t *testing.T) {
+	d := sqlDBs[0]
+	db, guard := docs(t, d)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for _, stmt := range []string{
+		`CREATE FUNCTION skip_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$`,
+		`CREATE TRIGGER skip_write BEFORE UPDATE ON docs FOR EACH ROW EXECUTE FUNCTION skip_write()`,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	err := guard.Update(ctx, db, 1, 5, d.set, "five")
+	if !errors.Is(err, fence.ErrWriteSkipped) || errors.Is(err, fence.ErrStaleToken) {
+		t.Fatalf("Update that a trigger skips: %v, want ErrWriteSkipped", err)
+	}
+	t.Log(err)
+	if b := body(t, d, db); b != "" {
+		t.Fatalf("body %q after a skipped Update, want it empty", b)
 	}
 }

@@ -42,7 +42,16 @@ type Row struct {
 // the fence (LOCK IN SHARE MODE) tells a stale token or a missing row from a
 // write that matched but left every value as it was; fences only grow, so
 // that read is conclusive once it has seen the row before an UPDATE, at the
-// cost of a second UPDATE in that rare case.
+// cost of a second UPDATE in that rare case: a fence equal to the token then
+// is a match that changed nothing (success), a fence below it a row created
+// again in between (run again).
+//
+// A round that writes nothing while the row is at a fence the token passes
+// runs again: the next round decides. After maxUndecided (8) such rounds in a
+// row Update returns an error wrapping ErrWriteSkipped: something in the
+// database, not a concurrent writer, skips the write. On PostgreSQL that
+// includes suppress_redundant_updates_trigger when the same token writes the
+// same values again.
 func (g Row) Update(ctx context.Context, q Querier, id any, token uint64, set string, args ...any) error {
 	stmts, err := g.statements(set, len(args))
 	if err != nil {
@@ -58,7 +67,7 @@ func (g Row) Update(ctx context.Context, q Querier, id any, token uint64, set st
 	resource := fmt.Sprintf("%s %v", g.Table, id)
 	args = append(args[:len(args):len(args)], tok, id)
 	sawRow := false
-	for {
+	for range maxUndecided {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -72,16 +81,25 @@ func (g Row) Update(ctx context.Context, q Querier, id any, token uint64, set st
 			return fmt.Errorf("fence: update %s: %w", resource, ErrNotFound)
 		case fence > tok:
 			return stale(resource, token, fence)
-		case sawRow && g.Dialect == sqldialect.MySQL:
+		case sawRow && fence == tok && g.Dialect == sqldialect.MySQL:
 			return nil // matched twice with nothing to change
 		}
 		// The row is at a fence the token passes, yet nothing was written:
 		// on PostgreSQL a concurrent write moved it after the snapshot; on
-		// MySQL the UPDATE may have matched without a change, or the row
-		// appeared in between. Nothing was written: run again.
+		// MySQL the UPDATE may have matched without a change (only when
+		// fence == token), or the row appeared in between. Nothing was
+		// written: run again.
 		sawRow = true
 	}
+	return fmt.Errorf("fence: update %s with token %d: %w %d times in a row; "+
+		"a trigger, rule or row-level security policy may skip the write", resource, token, ErrWriteSkipped, maxUndecided)
 }
+
+// maxUndecided bounds the rounds of one Row.Update that write nothing while
+// the row is at a fence the token passes. One such round follows a
+// concurrent write (or, on MySQL, a match that changed nothing); the next
+// round decides.
+const maxUndecided = 8
 
 // rowStatements makes one attempt of an Update: whether it wrote, and if
 // not, the row's fence as one read saw it.

@@ -11,6 +11,19 @@ import (
 	"github.com/racefree/racefree/sqldialect"
 )
 
+// ErrWriteSkipped means that Table.Update found the row at the expected
+// version 8 rounds in a row, yet the database wrote nothing: a
+// trigger (on PostgreSQL a BEFORE UPDATE trigger returning NULL), a rule or a
+// row-level security policy may skip the write. A concurrent write cannot
+// explain it: the next round would have seen the row at another version.
+// Nothing was written.
+var ErrWriteSkipped = errors.New("occ: the row qualified but the database wrote nothing")
+
+// maxUndecided bounds the rounds of one Table.Update that write nothing
+// while the row is at the expected version. One such round follows a
+// concurrent write; the next round decides.
+const maxUndecided = 8
+
 // Querier runs statements: a *sql.DB, *sql.Tx or *sql.Conn.
 type Querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
@@ -56,6 +69,12 @@ type Table struct {
 // so the answer is the row as that read saw it. If the row was created at
 // exactly that version in between, Update runs again.
 //
+// A round that writes nothing while the row is at version (on PostgreSQL, a
+// write committed after the statement's snapshot; on MySQL, the row created
+// again in between) runs again: the next round decides. After maxUndecided
+// (8) such rounds in a row Update returns an error wrapping ErrWriteSkipped:
+// something in the database, not a concurrent writer, skips the write.
+//
 // In a transaction: on PostgreSQL at REPEATABLE READ or SERIALIZABLE a
 // concurrent write makes the statement fail with a serialization error
 // (SQLSTATE 40001) instead of ErrConflict; on MySQL at REPEATABLE READ (its
@@ -71,7 +90,7 @@ func (t Table) Update(ctx context.Context, q Querier, id any, version int64, set
 		return 0, errors.New("occ: Table.Update needs a non-nil Querier")
 	}
 	args = append(args[:len(args):len(args)], id, version)
-	for {
+	for range maxUndecided {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
@@ -83,6 +102,8 @@ func (t Table) Update(ctx context.Context, q Querier, id any, version int64, set
 			return next, nil
 		}
 	}
+	return 0, fmt.Errorf("occ: update %s %v at version %d: %w %d times in a row; "+
+		"a trigger, rule or row-level security policy may skip the write", t.Name, id, version, ErrWriteSkipped, maxUndecided)
 }
 
 // rowStatements are the statements of one Update; run makes one attempt.

@@ -3,12 +3,15 @@ package occ_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/racefree/racefree/cas"
+	"github.com/racefree/racefree/internal/fakesql"
 	"github.com/racefree/racefree/internal/sqlname"
 	"github.com/racefree/racefree/internal/testenv"
 	"github.com/racefree/racefree/occ"
@@ -255,5 +258,87 @@ func TestTableUpdateRefusesBadInput(t *testing.T) {
 		if err == nil || c.want != nil && !errors.Is(err, c.want) {
 			t.Errorf("Update with %s: %v, want an error (%v)", c.name, err, c.want)
 		}
+	}
+}
+
+// TestTableUpdateWriteSkipped: when every round finds the row at the
+// expected version yet writes nothing (a trigger, rule or row-level security
+// policy skipping the write), Update stops after a few rounds with
+// ErrWriteSkipped instead of running again until ctx ends. The database is
+// a fake that answers every round so; one undecided round followed by a
+// decided one (a real race) still succeeds.
+func TestTableUpdateWriteSkipped(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		table occ.Table
+		set   string
+		fake  func(undecided int) *fakesql.DB
+	}{
+		{"PostgreSQL", occ.Table{Dialect: sqldialect.Postgres, Name: "accounts"}, "balance = $1", func(undecided int) *fakesql.DB {
+			n := 0
+			return &fakesql.DB{Query: func(string) []driver.Value {
+				if n++; n <= undecided {
+					return []driver.Value{nil, int64(5)} // nothing written, the row at version 5
+				}
+				return []driver.Value{int64(6), int64(6)}
+			}}
+		}},
+		{"MySQL", occ.Table{Dialect: sqldialect.MySQL, Name: "accounts"}, "balance = ?", func(undecided int) *fakesql.DB {
+			n := 0
+			return &fakesql.DB{
+				Exec: func(string) int64 {
+					if n++; n <= undecided {
+						return 0
+					}
+					return 1
+				},
+				Query: func(string) []driver.Value { return []driver.Value{int64(5)} },
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			fake := c.fake(1 << 30)
+			_, err := c.table.Update(ctx, fake.Open(t), 1, 5, c.set, 10)
+			if !errors.Is(err, occ.ErrWriteSkipped) || errors.Is(err, cas.ErrConflict) || errors.Is(err, cas.ErrNotFound) {
+				t.Fatalf("Update that the database never writes: %v after %d statements, want ErrWriteSkipped", err, fake.Count())
+			}
+			if n := fake.Count(); n < 2 || n > 64 {
+				t.Fatalf("Update ran %d statements before giving up, want a few rounds", n)
+			}
+			t.Log(err)
+
+			fake = c.fake(1)
+			if next, err := c.table.Update(ctx, fake.Open(t), 1, 5, c.set, 10); err != nil || next != 6 {
+				t.Fatalf("Update decided on its second round: %d, %v; want version 6", next, err)
+			}
+		})
+	}
+}
+
+// TestTableUpdateSkippedByTrigger: on PostgreSQL a BEFORE UPDATE trigger
+// that returns NULL skips every write; Update reports ErrWriteSkipped and
+// the row is unchanged.
+func TestTableUpdateSkippedByTrigger(t *testing.T) {
+	d := sqlDBs[0]
+	db, table := accounts(t, d, 1)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for _, stmt := range []string{
+		`CREATE FUNCTION skip_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$`,
+		`CREATE TRIGGER skip_write BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION skip_write()`,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	_, err := table.Update(ctx, db, 1, 1, d.set, 10)
+	if !errors.Is(err, occ.ErrWriteSkipped) || errors.Is(err, cas.ErrConflict) {
+		t.Fatalf("Update that a trigger skips: %v, want ErrWriteSkipped", err)
+	}
+	t.Log(err)
+	if b, v := readAccount(ctx, t, db, 1); b != 0 || v != 1 {
+		t.Fatalf("after a skipped Update: balance %d version %d, want 0 and 1", b, v)
 	}
 }
