@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -18,13 +19,21 @@ type Client struct {
 	backend  Backend
 	props    Properties
 	defaults []Option
+	err      error // why every call fails: New was given no Backend
 }
 
 var _ Locker = (*Client)(nil)
 
 // New returns a Locker over b. defaults apply to every call before the call's
-// own options.
+// own options. Given a nil b, it returns a Locker whose every call fails with
+// an error wrapping ErrInvalidOption.
 func New(b Backend, defaults ...Option) *Client {
+	if b == nil {
+		return &Client{
+			props: Properties{MaxKeyLen: DefaultMaxKeyLen},
+			err:   fmt.Errorf("%w: lock.New needs a non-nil Backend", ErrInvalidOption),
+		}
+	}
 	props := b.Properties()
 	if props.MaxKeyLen == 0 {
 		props.MaxKeyLen = DefaultMaxKeyLen
@@ -54,8 +63,14 @@ func (c *Client) Acquire(ctx context.Context, key string, opts ...Option) (Lease
 	if err != nil {
 		return nil, err
 	}
+	// The policy is made before anything is asked of the backend, so that a
+	// constructor that returns none fails the call at once.
+	b := cfg.newBackOff()
+	if b == nil {
+		return nil, fmt.Errorf("%w: the WithBackOff constructor returned no policy", ErrInvalidOption)
+	}
 	if w, ok := c.backend.(Waiter); ok {
-		wctx := context.WithValue(ctx, backOffKey{}, cfg.newBackOff)
+		wctx := context.WithValue(ctx, backOffKey{}, &backOffSource{first: b, newBackOff: cfg.newBackOff})
 		for {
 			sent := time.Now()
 			g, err := w.WaitGrant(wctx, key, cfg.ttl)
@@ -67,11 +82,34 @@ func (c *Client) Acquire(ctx context.Context, key string, opts ...Option) (Lease
 			}
 		}
 	}
-	return c.poll(ctx, key, cfg)
+	return c.poll(ctx, key, cfg, b)
 }
 
-// backOffKey is the context key of an Acquire call's backoff policy.
+// backOffKey is the context key of an Acquire call's backoff policy, a
+// *backOffSource.
 type backOffKey struct{}
+
+// backOffSource hands a Waiter the policy instances of one Acquire call: the
+// one Acquire made and checked first, new ones after it.
+type backOffSource struct {
+	mu         sync.Mutex
+	first      backoff.BackOff // nil once handed out
+	newBackOff func() backoff.BackOff
+}
+
+func (s *backOffSource) next() backoff.BackOff {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b := s.first; b != nil {
+		s.first = nil
+		return b
+	}
+	if b := s.newBackOff(); b != nil {
+		return b
+	}
+	// The constructor gave a policy to Acquire's check, and none now.
+	return DefaultBackOff()
+}
 
 // BackOffFrom returns a new instance of the wait policy of the Acquire call
 // whose context ctx is: the call's WithBackOff, or DefaultBackOff. A Waiter
@@ -79,11 +117,11 @@ type backOffKey struct{}
 // WithBackOff applies to it as to the backends the Client polls for. ok is
 // false for a context that did not come from Acquire.
 func BackOffFrom(ctx context.Context) (b backoff.BackOff, ok bool) {
-	newBackOff, ok := ctx.Value(backOffKey{}).(func() backoff.BackOff)
+	s, ok := ctx.Value(backOffKey{}).(*backOffSource)
 	if !ok {
 		return nil, false
 	}
-	return newBackOff(), true
+	return s.next(), true
 }
 
 // BackOffOrDefault is BackOffFrom, or DefaultBackOff for a context that
@@ -113,7 +151,7 @@ const lateGrantTimeout = time.Second
 func (c *Client) hold(ctx context.Context, key string, g Grant, sent time.Time, cfg config) (Lease, error) {
 	deadline := expiryOf(g, sent, cfg.ttl).Add(-cfg.marginFor(cfg.ttl))
 	if now := time.Now(); now.Before(deadline) {
-		return newLease(key, g, sent, now, cfg, c.backend), nil
+		return newLease(key, g, sent, now, cfg, c.props.MinTTL), nil
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lateGrantTimeout)
 	defer cancel()
@@ -122,9 +160,10 @@ func (c *Client) hold(ctx context.Context, key string, g Grant, sent time.Time, 
 }
 
 // poll retries TryGrant until it succeeds, waking on notifications where the
-// backend gives them and on a backoff timer otherwise. The first attempt comes
-// before any subscription, so an uncontended Acquire costs what TryAcquire does.
-func (c *Client) poll(ctx context.Context, key string, cfg config) (Lease, error) {
+// backend gives them and on a timer paced by b otherwise. The first attempt
+// comes before any subscription, so an uncontended Acquire costs what
+// TryAcquire does.
+func (c *Client) poll(ctx context.Context, key string, cfg config, b backoff.BackOff) (Lease, error) {
 	lease, err := c.try(ctx, key, cfg)
 	if err == nil {
 		return lease, nil
@@ -143,7 +182,6 @@ func (c *Client) poll(ctx context.Context, key string, cfg config) (Lease, error
 		defer stop()
 		ready = ch
 	}
-	b := cfg.newBackOff()
 	b.Reset()
 	var timer *time.Timer
 	defer func() {
@@ -190,6 +228,9 @@ func (c *Client) try(ctx context.Context, key string, cfg config) (Lease, error)
 
 // prepare validates key and resolves the options of one call.
 func (c *Client) prepare(key string, opts []Option) (config, error) {
+	if c.err != nil {
+		return config{}, c.err
+	}
 	if err := c.validateKey(key); err != nil {
 		return config{}, err
 	}

@@ -25,8 +25,10 @@ var (
 	// characters the backend cannot store.
 	ErrInvalidKey = errors.New("lock: invalid key")
 
-	// ErrInvalidOption rejects an option value that cannot work, such as a TTL
-	// below the backend's minimum or a safety margin not shorter than the TTL.
+	// ErrInvalidOption rejects an option or argument value that cannot work,
+	// such as a TTL below the backend's minimum, a safety margin not shorter
+	// than the TTL, a nil Option, a nil Backend given to New or a nil function
+	// given to Do.
 	ErrInvalidOption = errors.New("lock: invalid option")
 
 	// ErrFencingUnsupported is returned when RequireFencing was given to a

@@ -19,7 +19,7 @@ type lease struct {
 	minTTL   time.Duration
 	acquired time.Time
 
-	grantMu sync.Mutex // serialises Refresh and Release calls on grant
+	grantSem chan struct{} // one slot, taken while a Refresh or Release is on the wire for grant
 
 	mu          sync.Mutex
 	ttl         time.Duration
@@ -29,8 +29,8 @@ type lease struct {
 	err         error     // why the lease ended; nil while held
 	done        chan struct{}
 
-	cancelRenewal context.CancelFunc // stops the renewal in flight, if any, when the lease ends
-	timer         *time.Timer        // runs tick at the next renewal or the deadline
+	cancelRenewal context.CancelFunc // stops the renewal in flight, if any, when the lease ends; nil without one
+	timer         *time.Timer        // runs tick at the next renewal or the deadline (only the deadline while a renewal is in flight)
 	retryAt       time.Time          // after a failed renewal: when to try again
 	ticks         sync.WaitGroup     // ticks past their first check; waited for by Release
 	watcher       chan struct{}      // closed when the loss watcher has exited; nil without one
@@ -45,13 +45,15 @@ var lossWatchers = workpool.New(50 * time.Millisecond)
 
 // newLease wraps g, requested at sent and granted (its answer received) at
 // granted: WithMaxHold counts from the grant, not from the start of a wait;
-// the expiry counts from the request.
-func newLease(key string, g Grant, sent, granted time.Time, cfg config, b Backend) *lease {
+// the expiry counts from the request. minTTL is the backend's declared
+// minimum, which Refresh checks.
+func newLease(key string, g Grant, sent, granted time.Time, cfg config, minTTL time.Duration) *lease {
 	l := &lease{
 		key:         key,
 		grant:       g,
 		cfg:         cfg,
-		minTTL:      b.Properties().MinTTL,
+		minTTL:      minTTL,
+		grantSem:    make(chan struct{}, 1),
 		acquired:    granted,
 		ttl:         cfg.ttl,
 		refreshedAt: sent,
@@ -129,7 +131,7 @@ func (l *lease) Refresh(ctx context.Context, ttl time.Duration) error {
 	if err := l.Err(); err != nil {
 		return fmt.Errorf("%w: %w", ErrNotHeld, err)
 	}
-	return l.refresh(ctx, ttl)
+	return l.refresh(ctx, ttl, false)
 }
 
 func (l *lease) checkTTL(ttl time.Duration) error {
@@ -139,11 +141,53 @@ func (l *lease) checkTTL(ttl time.Duration) error {
 	return nil
 }
 
-// refresh extends the grant and moves the deadline. A grant the backend no
-// longer has ends the lease as lost.
-func (l *lease) refresh(ctx context.Context, ttl time.Duration) error {
-	l.grantMu.Lock()
-	defer l.grantMu.Unlock()
+// lockGrant takes the right to call the grant, waiting for a Refresh or
+// Release in flight no longer than ctx allows: a caller's Refresh stuck on a
+// slow backend must not hold up a Release or a renewal past their contexts.
+// It returns ctx's error as it is.
+func (l *lease) lockGrant(ctx context.Context) error {
+	select {
+	case l.grantSem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case l.grantSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *lease) unlockGrant() { <-l.grantSem }
+
+// refresh extends the grant to ttl, moves the deadline and sets the timer for
+// the new one. A renewal (auto-refresh) extends it to the lease's TTL of the
+// moment instead, which a caller's Refresh may have changed while the renewal
+// waited for the grant, and is skipped if that Refresh has made it needless.
+// A grant the backend no longer has ends the lease as lost.
+func (l *lease) refresh(ctx context.Context, ttl time.Duration, renewal bool) error {
+	if err := l.lockGrant(ctx); err != nil {
+		return err
+	}
+	defer l.unlockGrant()
+	l.mu.Lock()
+	now := time.Now()
+	l.checkDeadlineLocked(now)
+	ended := l.err
+	due := true
+	if renewal {
+		ttl = l.ttl
+		due = !now.Before(l.nextRenewalLocked())
+	}
+	l.mu.Unlock()
+	if ended != nil {
+		return fmt.Errorf("%w: %w", ErrNotHeld, ended)
+	}
+	if !due {
+		return nil
+	}
+
 	sent := time.Now()
 	if err := l.grant.Refresh(ctx, ttl); err != nil {
 		if errors.Is(err, ErrNotHeld) {
@@ -153,13 +197,17 @@ func (l *lease) refresh(ctx context.Context, ttl time.Duration) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.checkDeadlineLocked(time.Now())
+	now = time.Now()
+	l.checkDeadlineLocked(now)
 	if l.err != nil {
 		return fmt.Errorf("%w: %w", ErrNotHeld, l.err)
 	}
 	l.ttl, l.refreshedAt = ttl, sent
 	l.expiry = expiryOf(l.grant, sent, ttl)
 	l.deadline = l.expiry.Add(-l.cfg.marginFor(ttl))
+	// The timer was set for the old deadline or renewal time; a shorter TTL
+	// brings both forward.
+	l.timer.Reset(l.nextWakeLocked(now))
 	return nil
 }
 
@@ -177,9 +225,15 @@ func (l *lease) Release(ctx context.Context) error {
 	if errors.Is(prev, ErrReleased) {
 		return fmt.Errorf("%w: already released", ErrNotHeld)
 	}
-	l.grantMu.Lock()
-	err := l.grant.Release(ctx)
-	l.grantMu.Unlock()
+	err := l.lockGrant(ctx)
+	if err == nil {
+		err = l.grant.Release(ctx)
+		l.unlockGrant()
+	} else if prev == nil {
+		// A caller's Refresh is still on the wire and ctx ended first: the
+		// lease has ended here, and the grant expires on the server.
+		return err
+	}
 	if prev != nil {
 		// Lost locally; the release above only cleaned up a grant the server
 		// may still have kept for the safety margin.

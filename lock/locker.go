@@ -52,6 +52,9 @@ type Lease interface {
 	// release whose answer was lost and that the client library sent again
 	// (go-redis does, for instance) finds its grant gone, deleted by the
 	// first send, and reports ErrNotHeld too; Do ignores it for that reason.
+	// If ctx ends while a Refresh of the lease is still in flight, Release
+	// returns ctx's error: the lease has ended here all the same, and the
+	// grant expires on the server.
 	Release(ctx context.Context) error
 }
 
@@ -69,8 +72,13 @@ func PropertiesOf(l Locker) (Properties, bool) {
 // and releases the lease. If the lease was lost before fn returned, Do returns
 // an error wrapping ErrLost (joined with fn's error, if any): whatever fn did
 // after the loss was not protected by the lock. fn finds the lease, for its
-// fencing token, with LeaseFrom.
+// fencing token, with LeaseFrom. If fn panics, the lease is released and the
+// panic goes on. A nil l or fn is an error wrapping ErrInvalidOption, returned
+// before anything is acquired.
 func Do(ctx context.Context, l Locker, key string, fn func(ctx context.Context) error, opts ...Option) error {
+	if err := checkDo("Do", l, fn); err != nil {
+		return err
+	}
 	lease, err := l.Acquire(ctx, key, opts...)
 	if err != nil {
 		return err
@@ -84,6 +92,9 @@ func Do(ctx context.Context, l Locker, key string, fn func(ctx context.Context) 
 // leases ends, and releases them all. If one key cannot be acquired, the keys
 // already held are released and the error is returned.
 func DoAll(ctx context.Context, l Locker, keys []string, fn func(ctx context.Context) error, opts ...Option) error {
+	if err := checkDo("DoAll", l, fn); err != nil {
+		return err
+	}
 	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
 	if len(keys) == 0 {
 		return fmt.Errorf("%w: DoAll needs at least one key", ErrInvalidKey)
@@ -114,18 +125,43 @@ func LeaseFrom(ctx context.Context, key string) (Lease, bool) {
 
 type leasesKey struct{}
 
-// runHolding runs fn under leases and releases them afterwards.
+// checkDo rejects the arguments of Do and DoAll that cannot work.
+func checkDo(op string, l Locker, fn func(ctx context.Context) error) error {
+	switch {
+	case l == nil:
+		return fmt.Errorf("%w: %s needs a non-nil Locker", ErrInvalidOption, op)
+	case fn == nil:
+		return fmt.Errorf("%w: %s needs a non-nil function", ErrInvalidOption, op)
+	}
+	return nil
+}
+
+// runHolding runs fn under leases and releases them afterwards, also when fn
+// panics (or calls runtime.Goexit): a caller that recovers must not be left
+// with keys held and renewed for ever.
 func runHolding(ctx context.Context, leases []Lease, fn func(ctx context.Context) error) error {
 	fnCtx, cancel := context.WithCancelCause(context.WithValue(ctx, leasesKey{}, leases))
 	stops := make([]func(), len(leases))
 	for i, lease := range leases {
 		stops[i] = afterDone(lease, func() { cancel(lease.Err()) })
 	}
-	fnErr := fn(fnCtx)
-	for _, stop := range stops {
-		stop()
+	stopWatching := func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel(nil)
 	}
-	cancel(nil)
+	returned := false
+	defer func() {
+		if !returned {
+			// fn panicked: free the keys, and let the panic go on.
+			stopWatching()
+			_ = releaseAll(ctx, leases)
+		}
+	}()
+	fnErr := fn(fnCtx)
+	returned = true
+	stopWatching()
 
 	var lostErr error
 	for _, lease := range leases {

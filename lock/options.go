@@ -79,11 +79,13 @@ func DefaultBackOff() backoff.BackOff {
 // resolve applies defaults then opts, and checks the result against props.
 func resolve(props Properties, defaults, opts []Option) (config, error) {
 	c := defaultConfig()
-	for _, o := range defaults {
-		o(&c)
-	}
-	for _, o := range opts {
-		o(&c)
+	for _, set := range [...][]Option{defaults, opts} {
+		for _, o := range set {
+			if o == nil {
+				return config{}, fmt.Errorf("%w: nil Option", ErrInvalidOption)
+			}
+			o(&c)
+		}
 	}
 	return c, c.validate(props)
 }

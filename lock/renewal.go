@@ -11,7 +11,10 @@ import (
 // their loss by themselves (LossReporter) get a goroutine that waits for it.
 
 // tick renews the grant when it is time, ends the lease at its deadline, and
-// sets the timer for the next of the two.
+// sets the timer for the next of the two. While a renewal is in flight the
+// timer is set for the deadline alone, so Done closes on time however long
+// the renewal takes (a slow backend, or a caller's Refresh holding the grant);
+// a tick that fires meanwhile only checks the deadline.
 func (l *lease) tick() {
 	l.mu.Lock()
 	now := time.Now()
@@ -20,19 +23,20 @@ func (l *lease) tick() {
 		l.mu.Unlock()
 		return
 	}
-	if !l.renewing(now) || now.Before(l.nextRenewalLocked()) {
+	if l.cancelRenewal != nil || !l.renewing(now) || now.Before(l.nextRenewalLocked()) {
 		l.timer.Reset(l.nextWakeLocked(now))
 		l.mu.Unlock()
 		return
 	}
 	l.ticks.Add(1) // under mu while held: Release's wait cannot have begun
 	defer l.ticks.Done()
-	ttl := l.ttl
-	ctx, cancel := context.WithDeadline(context.Background(), l.deadline)
-	l.cancelRenewal = cancel // the end of the lease stops the renewal
+	// The end of the lease, at the deadline at the latest, stops the renewal.
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancelRenewal = cancel
+	l.timer.Reset(l.nextWakeLocked(now))
 	l.mu.Unlock()
 
-	err := l.refresh(ctx, ttl)
+	err := l.refresh(ctx, 0, true)
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -43,7 +47,7 @@ func (l *lease) tick() {
 	}
 	if err != nil {
 		// Try again soon; the lease ends at its deadline if no retry works.
-		l.retryAt = time.Now().Add(max(ttl/30, time.Millisecond))
+		l.retryAt = time.Now().Add(max(l.ttl/30, time.Millisecond))
 	}
 	l.timer.Reset(l.nextWakeLocked(time.Now()))
 }
@@ -59,10 +63,11 @@ func (l *lease) nextRenewalLocked() time.Time {
 	return next
 }
 
-// nextWakeLocked is how long from now tick should next run.
+// nextWakeLocked is how long from now tick should next run: at the next
+// renewal or the deadline, or only the deadline while a renewal is in flight.
 func (l *lease) nextWakeLocked(now time.Time) time.Duration {
 	wake := l.deadline
-	if next := l.nextRenewalLocked(); l.renewing(now) && next.Before(wake) {
+	if next := l.nextRenewalLocked(); l.cancelRenewal == nil && l.renewing(now) && next.Before(wake) {
 		wake = next
 	}
 	return wake.Sub(now)
