@@ -15,7 +15,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestMemoryConformance runs the conformance suite: the Stores of one test
 // share one Memory, as clients of one server share its data.
-func TestMemoryConformance(t *testing.T) {
+func TestMemoryConformance(t *testing.T) { runMemoryConformance(t, cas.NewMemory) }
+
+// runMemoryConformance runs castest on Memory values made by newMemory, one
+// per test, shared by that test's Stores.
+func runMemoryConformance(t *testing.T, newMemory func() *cas.Memory) {
 	var (
 		mu     sync.Mutex
 		shared = map[*testing.T]*cas.Memory{}
@@ -25,7 +29,7 @@ func TestMemoryConformance(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			if shared[t] == nil {
-				shared[t] = cas.NewMemory()
+				shared[t] = newMemory()
 			}
 			return shared[t]
 		},
@@ -81,18 +85,5 @@ func TestZeroMemory(t *testing.T) {
 
 // TestZeroMemoryConformance runs the conformance suite on zero Memory values.
 func TestZeroMemoryConformance(t *testing.T) {
-	var (
-		mu     sync.Mutex
-		shared = map[*testing.T]*cas.Memory{}
-	)
-	castest.Run(t, castest.Harness{
-		NewStore: func(t *testing.T) cas.Store {
-			mu.Lock()
-			defer mu.Unlock()
-			if shared[t] == nil {
-				shared[t] = new(cas.Memory)
-			}
-			return shared[t]
-		},
-	})
+	runMemoryConformance(t, func() *cas.Memory { return new(cas.Memory) })
 }

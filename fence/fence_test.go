@@ -346,14 +346,7 @@ func TestRowUpdateSkippedByTrigger(t *testing.T) {
 	db, guard := docs(t, d)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	for _, stmt := range []string{
-		`CREATE FUNCTION skip_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$`,
-		`CREATE TRIGGER skip_write BEFORE UPDATE ON docs FOR EACH ROW EXECUTE FUNCTION skip_write()`,
-	} {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	testenv.SkipUpdates(t, db, "docs")
 	err := guard.Update(ctx, db, 1, 5, d.set, "five")
 	if !errors.Is(err, fence.ErrWriteSkipped) || errors.Is(err, fence.ErrStaleToken) {
 		t.Fatalf("Update that a trigger skips: %v, want ErrWriteSkipped", err)

@@ -19,10 +19,16 @@ func TestRefreshToAShorterTTLMovesDone(t *testing.T) {
 	if err := lease.Refresh(ctx, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
+	waitLost(t, lease, "after Refresh(50ms)")
+}
+
+// waitLost fails t unless lease ends as lost within 2 s.
+func waitLost(t *testing.T, lease Lease, when string) {
+	t.Helper()
 	select {
 	case <-lease.Done():
 	case <-time.After(2 * time.Second):
-		t.Fatalf("Done still open 2s after Refresh(50ms); Err = %v", lease.Err())
+		t.Fatalf("Done still open 2s %s; Err = %v", when, lease.Err())
 	}
 	if !errors.Is(lease.Err(), ErrLost) {
 		t.Fatalf("Err = %v, want ErrLost", lease.Err())
@@ -117,14 +123,7 @@ func TestStuckRefreshDoesNotHoldUpDoneOrRelease(t *testing.T) {
 		t.Fatal("the caller's Refresh never reached the backend")
 	}
 
-	select {
-	case <-lease.Done():
-	case <-time.After(2 * time.Second):
-		t.Fatalf("Done still open 2s into a 150ms lease while a Refresh is stuck; Err = %v", lease.Err())
-	}
-	if !errors.Is(lease.Err(), ErrLost) {
-		t.Fatalf("Err = %v, want ErrLost", lease.Err())
-	}
+	waitLost(t, lease, "into a 150ms lease while a Refresh is stuck")
 
 	releaseCtx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()

@@ -325,14 +325,7 @@ func TestTableUpdateSkippedByTrigger(t *testing.T) {
 	db, table := accounts(t, d, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	for _, stmt := range []string{
-		`CREATE FUNCTION skip_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$`,
-		`CREATE TRIGGER skip_write BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION skip_write()`,
-	} {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	testenv.SkipUpdates(t, db, "accounts")
 	_, err := table.Update(ctx, db, 1, 1, d.set, 10)
 	if !errors.Is(err, occ.ErrWriteSkipped) || errors.Is(err, cas.ErrConflict) {
 		t.Fatalf("Update that a trigger skips: %v, want ErrWriteSkipped", err)

@@ -86,3 +86,19 @@ func Postgres(t testing.TB) *sql.DB {
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
+
+// SkipUpdates installs, on the PostgreSQL table of db, a BEFORE UPDATE
+// trigger that returns NULL: every UPDATE of it then matches rows and writes
+// none, as a trigger, rule or row-level security policy of a user's schema
+// can make it do.
+func SkipUpdates(t testing.TB, db *sql.DB, table string) {
+	t.Helper()
+	for _, stmt := range []string{
+		`CREATE FUNCTION skip_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$`,
+		`CREATE TRIGGER skip_write BEFORE UPDATE ON ` + table + ` FOR EACH ROW EXECUTE FUNCTION skip_write()`,
+	} {
+		if _, err := db.ExecContext(t.Context(), stmt); err != nil {
+			t.Fatalf("testenv: %s: %v", stmt, err)
+		}
+	}
+}
