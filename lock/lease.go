@@ -30,6 +30,7 @@ type lease struct {
 	done        chan struct{}
 
 	cancelRenewal context.CancelFunc // stops the renewal in flight, if any, when the lease ends; nil without one
+	cancelCall    context.CancelFunc // stops the grant's Refresh on the wire, if any, when the lease ends
 	timer         *time.Timer        // runs tick at the next renewal or the deadline (only the deadline while a renewal is in flight)
 	retryAt       time.Time          // after a failed renewal: when to try again
 	ticks         sync.WaitGroup     // ticks past their first check; waited for by Release
@@ -119,6 +120,9 @@ func (l *lease) endLocked(err error) {
 	if l.cancelRenewal != nil {
 		l.cancelRenewal()
 	}
+	if l.cancelCall != nil {
+		l.cancelCall()
+	}
 	if l.timer != nil {
 		l.timer.Stop()
 	}
@@ -141,10 +145,10 @@ func (l *lease) checkTTL(ttl time.Duration) error {
 	return nil
 }
 
-// lockGrant takes the right to call the grant, waiting for a Refresh or
-// Release in flight no longer than ctx allows: a caller's Refresh stuck on a
-// slow backend must not hold up a Release or a renewal past their contexts.
-// It returns ctx's error as it is.
+// lockGrant takes the right to call the grant, waiting for a Refresh in
+// flight no longer than ctx allows: a caller's Refresh stuck on a slow
+// backend must not hold up a renewal past the lease's end. It returns ctx's
+// error as it is.
 func (l *lease) lockGrant(ctx context.Context) error {
 	select {
 	case l.grantSem <- struct{}{}:
@@ -166,11 +170,16 @@ func (l *lease) unlockGrant() { <-l.grantSem }
 // moment instead, which a caller's Refresh may have changed while the renewal
 // waited for the grant, and is skipped if that Refresh has made it needless.
 // A grant the backend no longer has ends the lease as lost.
+//
+// The end of the lease (its Release, say) cancels the call on the wire, which
+// then returns an error wrapping ErrNotHeld.
 func (l *lease) refresh(ctx context.Context, ttl time.Duration, renewal bool) error {
 	if err := l.lockGrant(ctx); err != nil {
 		return err
 	}
 	defer l.unlockGrant()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	l.mu.Lock()
 	now := time.Now()
 	l.checkDeadlineLocked(now)
@@ -178,7 +187,11 @@ func (l *lease) refresh(ctx context.Context, ttl time.Duration, renewal bool) er
 	due := true
 	if renewal {
 		ttl = l.ttl
-		due = !now.Before(l.nextRenewalLocked())
+		// WithMaxHold may have run out while the renewal waited.
+		due = l.renewing(now) && !now.Before(l.nextRenewalLocked())
+	}
+	if ended == nil && due {
+		l.cancelCall = cancel
 	}
 	l.mu.Unlock()
 	if ended != nil {
@@ -189,14 +202,19 @@ func (l *lease) refresh(ctx context.Context, ttl time.Duration, renewal bool) er
 	}
 
 	sent := time.Now()
-	if err := l.grant.Refresh(ctx, ttl); err != nil {
+	err := l.grant.Refresh(ctx, ttl)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cancelCall = nil
+	if err != nil {
+		if l.err != nil {
+			return fmt.Errorf("%w: %w", ErrNotHeld, l.err)
+		}
 		if errors.Is(err, ErrNotHeld) {
-			l.end(fmt.Errorf("%w: %w", ErrLost, err))
+			l.endLocked(fmt.Errorf("%w: %w", ErrLost, err))
 		}
 		return fmt.Errorf("lock: refresh %q: %w", l.key, err)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	now = time.Now()
 	l.checkDeadlineLocked(now)
 	if l.err != nil {
@@ -225,15 +243,14 @@ func (l *lease) Release(ctx context.Context) error {
 	if errors.Is(prev, ErrReleased) {
 		return fmt.Errorf("%w: already released", ErrNotHeld)
 	}
-	err := l.lockGrant(ctx)
-	if err == nil {
-		err = l.grant.Release(ctx)
-		l.unlockGrant()
-	} else if prev == nil {
-		// A caller's Refresh is still on the wire and ctx ended first: the
-		// lease has ended here, and the grant expires on the server.
-		return err
-	}
+	// The end of the lease has cancelled the Refresh on the wire, if any: the
+	// grant is free as soon as the backend gives up on it. The release is
+	// then sent whatever the state of ctx, so that a session-bound grant (a
+	// connection's advisory lock) is freed even by a Release whose ctx has
+	// ended: its backend fails the call and drops the session.
+	l.grantSem <- struct{}{}
+	err := l.grant.Release(ctx)
+	l.unlockGrant()
 	if prev != nil {
 		// Lost locally; the release above only cleaned up a grant the server
 		// may still have kept for the safety margin.

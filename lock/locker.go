@@ -52,9 +52,9 @@ type Lease interface {
 	// release whose answer was lost and that the client library sent again
 	// (go-redis does, for instance) finds its grant gone, deleted by the
 	// first send, and reports ErrNotHeld too; Do ignores it for that reason.
-	// If ctx ends while a Refresh of the lease is still in flight, Release
-	// returns ctx's error: the lease has ended here all the same, and the
-	// grant expires on the server.
+	// A Refresh of the lease still on the wire is cancelled (it returns an
+	// error wrapping ErrNotHeld) and the release is sent once the backend has
+	// given it up.
 	Release(ctx context.Context) error
 }
 

@@ -139,42 +139,44 @@ func TestStuckRefreshDoesNotHoldUpDoneOrRelease(t *testing.T) {
 	}
 }
 
-// A Release whose context ends while a Refresh is stuck returns the context's
-// error; the lease has ended all the same.
-func TestReleaseBehindAStuckRefreshHonoursItsContext(t *testing.T) {
+// A Release while a Refresh is stuck in the backend cancels that Refresh and
+// then releases the grant, even with a context that has already ended: a
+// session-bound grant (an advisory lock on a pooled connection) is freed only
+// by its Release.
+func TestReleaseCancelsAStuckRefresh(t *testing.T) {
 	g := &stallingGrant{stall: make(chan struct{}), stalled: make(chan struct{}, 1), released: make(chan struct{}, 1)}
 	lease, err := New(&stallingBackend{g: g}).Acquire(context.Background(), "k", WithTTL(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
 	close(g.stall)
-	refreshCtx, cancelRefresh := context.WithCancel(context.Background())
 	refreshed := make(chan error, 1)
-	go func() { refreshed <- lease.Refresh(refreshCtx, time.Minute) }()
-	defer func() {
-		cancelRefresh()
-		<-refreshed
-	}()
+	go func() { refreshed <- lease.Refresh(context.Background(), time.Minute) }()
 	<-g.stalled
 
-	releaseCtx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
 	released := make(chan error, 1)
-	go func() { released <- lease.Release(releaseCtx) }()
+	go func() { released <- lease.Release(ended) }()
 	select {
-	case err := <-released:
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Release behind a stuck Refresh: %v, want context.DeadlineExceeded", err)
+	case <-released:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Release still blocked 2s later behind the stuck Refresh")
+	}
+	select {
+	case <-g.released:
+	default:
+		t.Fatal("Release returned without releasing the grant")
+	}
+	select {
+	case err := <-refreshed:
+		if !errors.Is(err, ErrNotHeld) {
+			t.Fatalf("the stuck Refresh returned %v, want ErrNotHeld", err)
 		}
 	case <-time.After(2 * time.Second):
-		t.Fatal("Release with a 50ms context still blocked 2s later behind the stuck Refresh")
+		t.Fatal("the stuck Refresh was not cancelled by Release")
 	}
 	if !errors.Is(lease.Err(), ErrReleased) {
 		t.Fatalf("Err after Release = %v, want ErrReleased", lease.Err())
-	}
-	select {
-	case <-lease.Done():
-	default:
-		t.Fatal("Done open after Release")
 	}
 }

@@ -77,6 +77,50 @@ func TestAdvisoryDoneOnConnectionLoss(t *testing.T) {
 	})
 }
 
+// TestAdvisoryReleaseWithEndedContextFreesTheKey: a Release whose context
+// has ended (a deferred Release after a request's end), made while a Refresh
+// of the lease is on the wire, still frees the key: the advisory lock lives
+// on its pooled connection until the release gives that connection up.
+func TestAdvisoryReleaseWithEndedContextFreesTheKey(t *testing.T) {
+	eachDB(t, func(t *testing.T, db database) {
+		l, err := NewAdvisoryLocker(db.open(t), db.dialect, AdvisoryConfig{PingInterval: testPing})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := NewAdvisoryLocker(db.open(t), db.dialect, AdvisoryConfig{PingInterval: testPing})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := testCtx(t)
+		ended, cancel := context.WithCancel(ctx)
+		cancel()
+		for round := range 10 {
+			lease, err := l.Acquire(ctx, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			refreshing := make(chan struct{})
+			go func() {
+				defer close(refreshing)
+				for lease.Refresh(ctx, lock.DefaultTTL) == nil {
+				}
+			}()
+			time.Sleep(2 * time.Millisecond)
+			_ = lease.Release(ended)
+			<-refreshing
+			actx, cancelAcquire := context.WithTimeout(ctx, 2*time.Second)
+			next, err := other.Acquire(actx, "k")
+			cancelAcquire()
+			if err != nil {
+				t.Fatalf("round %d: another Locker's Acquire after a Release with an ended context: %v", round, err)
+			}
+			if err := next.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
 func TestAdvisoryBadInput(t *testing.T) {
 	pool := databases[0].open(t)
 	for name, err := range map[string]error{
