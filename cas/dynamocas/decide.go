@@ -59,7 +59,9 @@ func decode(item map[string]types.AttributeValue) (state, error) {
 
 // conditional runs write, a conditional UpdateItem on a live item of key at
 // version, and turns a failed condition into cas.ErrConflict or
-// cas.ErrNotFound.
+// cas.ErrNotFound. Any other error of write is reported by failWrite: write
+// runs with writeRetries, so a failed condition is never the echo of an
+// earlier attempt that was applied.
 //
 // The item the condition saw (ALL_OLD on failure) decides. When the failure
 // carries no item — the key was never written, or the server does not return
@@ -74,7 +76,7 @@ func (s *Store) conditional(ctx context.Context, op, key string, version uint64,
 		}
 		var ccf *types.ConditionalCheckFailedException
 		if !errors.As(err, &ccf) {
-			return s.fail(ctx, op, key, err)
+			return s.failWrite(ctx, op, key, err)
 		}
 		saw := ccf.Item
 		if len(saw) == 0 {

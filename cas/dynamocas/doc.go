@@ -14,6 +14,26 @@
 // read; if the read finds the very version the write asked for (someone
 // re-created the item in between), the write is tried again.
 //
+// # Retries and lost responses
+//
+// A conditional write must not be sent twice: if DynamoDB applied it and the
+// response was lost (a connection reset, a timeout, a 500), a second attempt
+// fails its own condition, the first having changed the item, and would be
+// reported as ErrExists, ErrConflict or ErrNotFound for a write that
+// succeeded — and occ.Update, reading its own write back, would apply its
+// function twice. So every UpdateItem runs with the client's retryer (its
+// attempts, backoff and retry quota) narrowed to the failures that DynamoDB
+// certainly did not apply: a connection that could not be dialed, and the
+// refusals ProvisionedThroughputExceededException, ThrottlingException and
+// RequestLimitExceeded (and TransactionConflictException, if the client's
+// retryer retries it). GetItem keeps the client's retryer as it is.
+//
+// A write whose outcome is unknown — its request may have reached DynamoDB,
+// but no answer did — returns an error that wraps none of cas.ErrExists,
+// cas.ErrConflict and cas.ErrNotFound and says that the write may or may not
+// have been applied; the caller finds out with Get. Likewise a write whose
+// context ends while in flight may or may not have happened.
+//
 // Reads are strongly consistent (ConsistentRead). Values are limited to
 // MaxValueSize bytes so that an item with the longest key stays within
 // DynamoDB's 400 KB item size limit; a larger value is refused with

@@ -44,6 +44,9 @@ const maxDecideAttempts = 3
 
 var errNilClient = errors.New("dynamocas: nil *dynamodb.Client")
 
+// errOutcomeUnknown marks the error of a write that may have been applied.
+var errOutcomeUnknown = errors.New("outcome unknown, the write may or may not have been applied")
+
 // Store is a cas.Store on one DynamoDB table. It is safe for concurrent use.
 type Store struct {
 	client *dynamodb.Client
@@ -110,13 +113,13 @@ func (s *Store) Create(ctx context.Context, key string, value []byte) (cas.Item,
 		},
 	}
 	setValue(in, value, "SET #v = if_not_exists(#v, :zero) + :one", "#d")
-	out, err := s.client.UpdateItem(ctx, in)
+	out, err := s.client.UpdateItem(ctx, in, writeRetries)
 	if err != nil {
 		var ccf *types.ConditionalCheckFailedException
 		if errors.As(err, &ccf) {
 			return cas.Item{}, fmt.Errorf("dynamocas: create %q: %w%s: %w", key, cas.ErrExists, versionNote(ccf.Item), err)
 		}
-		return cas.Item{}, s.fail(ctx, "create", key, err)
+		return cas.Item{}, s.failWrite(ctx, "create", key, err)
 	}
 	old, err := decode(out.Attributes)
 	if err != nil {
@@ -134,7 +137,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 	err := s.conditional(ctx, "compare-and-swap", key, version, func() error {
 		in := s.versioned(key, version)
 		setValue(in, value, "SET #v = :next")
-		_, err := s.client.UpdateItem(ctx, in)
+		_, err := s.client.UpdateItem(ctx, in, writeRetries)
 		return err
 	})
 	if err != nil {
@@ -155,7 +158,7 @@ func (s *Store) CompareAndDelete(ctx context.Context, key string, version uint64
 		in.ExpressionAttributeNames["#val"] = AttrValue
 		delete(in.ExpressionAttributeValues, ":next")
 		in.ExpressionAttributeValues[":true"] = &types.AttributeValueMemberBOOL{Value: true}
-		_, err := s.client.UpdateItem(ctx, in)
+		_, err := s.client.UpdateItem(ctx, in, writeRetries)
 		return err
 	})
 }
@@ -225,6 +228,18 @@ func (s *Store) fail(ctx context.Context, op, key string, err error) error {
 		return fmt.Errorf("dynamocas: %s %q: %w: %w", op, key, ctxErr, err)
 	}
 	return fmt.Errorf("dynamocas: %s %q in table %s: %w", op, key, s.table, err)
+}
+
+// failWrite wraps the error of a write that DynamoDB did not refuse with a
+// failed condition. Unless notApplied vouches that the write was not
+// applied, the request may have been applied with its response lost, and the
+// error says that its outcome is unknown; it wraps none of cas.ErrExists,
+// cas.ErrConflict and cas.ErrNotFound either way.
+func (s *Store) failWrite(ctx context.Context, op, key string, err error) error {
+	if !notApplied(err) {
+		err = fmt.Errorf("%w: %w", errOutcomeUnknown, err)
+	}
+	return s.fail(ctx, op, key, err)
 }
 
 func clone(b []byte) []byte { return append([]byte{}, b...) }

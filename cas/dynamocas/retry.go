@@ -1,0 +1,94 @@
+package dynamocas
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+)
+
+// refusedCodes are the error codes with which DynamoDB refuses a request
+// without applying it: throttling and a conflict with a transaction in
+// progress on the item.
+var refusedCodes = map[string]bool{
+	"ProvisionedThroughputExceededException": true,
+	"ThrottlingException":                    true,
+	"RequestLimitExceeded":                   true,
+	"TransactionConflictException":           true,
+}
+
+// notApplied reports whether err says for certain that a write was not
+// applied: the connection could not be dialed, so the request was never
+// sent, or DynamoDB answered with a client error (4xx) of refusedCodes.
+// Any other failure after the request may have been sent — a connection
+// reset, a timeout, a lost or unreadable response, a 5xx — leaves the
+// outcome unknown.
+func notApplied(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var coded interface{ ErrorCode() string }
+	if !errors.As(err, &coded) || !refusedCodes[coded.ErrorCode()] {
+		return false
+	}
+	var status interface{ HTTPStatusCode() int }
+	if errors.As(err, &status) {
+		code := status.HTTPStatusCode()
+		return code >= 400 && code < 500
+	}
+	return true
+}
+
+// writeRetries is the per-call option of every conditional UpdateItem: the
+// client's retryer retries only the failures notApplied vouches for. A
+// conditional write sent again after a response was lost would fail its own
+// condition, the first attempt having changed the item, and be reported as a
+// refusal of a write that succeeded.
+func writeRetries(o *dynamodb.Options) {
+	if o.Retryer == nil {
+		o.Retryer = aws.NopRetryer{}
+		return
+	}
+	o.Retryer = unappliedOnly{base: o.Retryer}
+}
+
+// unappliedOnly is a retryer that keeps base's attempts, backoff and retry
+// quota but retries only what base retries and notApplied allows.
+type unappliedOnly struct {
+	base aws.Retryer
+}
+
+var _ aws.RetryerV2 = unappliedOnly{}
+
+// IsErrorRetryable implements aws.Retryer.
+func (r unappliedOnly) IsErrorRetryable(err error) bool {
+	return notApplied(err) && r.base.IsErrorRetryable(err)
+}
+
+// MaxAttempts implements aws.Retryer.
+func (r unappliedOnly) MaxAttempts() int { return r.base.MaxAttempts() }
+
+// RetryDelay implements aws.Retryer.
+func (r unappliedOnly) RetryDelay(attempt int, err error) (time.Duration, error) {
+	return r.base.RetryDelay(attempt, err)
+}
+
+// GetRetryToken implements aws.Retryer.
+func (r unappliedOnly) GetRetryToken(ctx context.Context, opErr error) (func(error) error, error) {
+	return r.base.GetRetryToken(ctx, opErr)
+}
+
+// GetInitialToken implements aws.Retryer.
+func (r unappliedOnly) GetInitialToken() func(error) error { return r.base.GetInitialToken() }
+
+// GetAttemptToken implements aws.RetryerV2.
+func (r unappliedOnly) GetAttemptToken(ctx context.Context) (func(error) error, error) {
+	if v2, ok := r.base.(aws.RetryerV2); ok {
+		return v2.GetAttemptToken(ctx)
+	}
+	return r.base.GetInitialToken(), nil
+}
