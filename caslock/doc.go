@@ -8,8 +8,8 @@
 // lists or scans, so everything lives in that one item). Its value records
 // the holder: an owner token, random for every grant; the TTL the holder
 // promised to refresh within; an epoch, which every write of the holder
-// bumps; and (for people reading the store) the wall clock time of the
-// write. It also holds the queue of waiters, in arrival order, each with the
+// bumps; a life id, random for every creation of the item; and (for people
+// reading the store) the wall clock time of the write. It also holds the queue of waiters, in arrival order, each with the
 // TTL it asked for. The item's writes are all conditional on its version:
 //
 //   - Acquire creates the item if there is none (cas.Store.Create: one
@@ -55,13 +55,17 @@
 //
 // Clients' clocks may disagree, so no one compares a wall-clock expiry
 // written by another process. A waiter that finds the lock held remembers
-// the item's owner and epoch and the moment it saw them, on its own
-// monotonic clock. Only when it sees the very same owner and epoch again
-// after a full lease period (the TTL recorded in the item) may it take the
-// lock over, with a CompareAndSwap on the version it has just read, so that
+// the item's life id, owner and epoch and the moment it saw them, on its own
+// monotonic clock. Only when it sees the very same life, owner and epoch
+// again after a full lease period (the TTL recorded in the item) may it take
+// the lock over, with a CompareAndSwap on the version it has just read, so that
 // a refresh or another take-over in the meantime makes it fail. Waiters'
 // queue writes change the version but not the epoch, so they do not hide a
-// dead holder. This is the scheme of the DynamoDB lock clients. It is safe
+// dead holder. The life id makes the three unique per holder write: owner
+// and epoch alone come again in a later life of the item (epochs restart
+// when it is created again, and a reservation's owner is its waiter's id,
+// the same for the whole wait), and a waiter that saw them in an earlier
+// life would take the new holder's lease over at once. This is the scheme of the DynamoDB lock clients. It is safe
 // when the holder's clock runs no slower than the waiter's (the lease's
 // safety margin absorbs drift): the holder's epoch was written after the
 // holder sent that write, and the waiter observed it after that, so a full
@@ -99,9 +103,16 @@
 // polls after half that many grants, at the rate of grants it has seen, so
 // that it gets near the head before the item is handed to it, and the
 // waiters of a key make about 2·ln(n) polls per grant besides the first
-// two's. A waiter's polls are sequential, so a slow Store is asked at most
-// once at a time by each. A policy that stops (backoff.Stop) ends the wait
-// with lock.ErrNotAcquired.
+// two's. Every waiter, wherever it is in the queue, polls at least every
+// eighth of its TTL: a hand-over is written with the TTL of the waiter it
+// goes to (the head at a release, any waiter when those ahead leave), and
+// the waiter behind takes it over once it has seen it unchanged for that
+// long, so a waiter must see it well within its TTL not to lose its turn
+// (within an eighth, it takes the hand-over without a write of its own).
+// That bound matters only for TTLs short next to the policy's intervals:
+// under 6 s with lock.DefaultBackOff. A waiter's polls are sequential, so
+// a slow Store is asked at most once at a time by each. A policy that
+// stops (backoff.Stop) ends the wait with lock.ErrNotAcquired.
 //
 // A waiter whose context ends leaves the queue, and hands the item on if it
 // was handed to it meanwhile, before Acquire returns; that cleanup has a

@@ -38,13 +38,16 @@ func WithKeyPrefix(prefix string) Option {
 
 // New returns a Locker whose leases are items of store. It does no I/O.
 // The Store must accept keys of lock.DefaultMaxKeyLen bytes (every racefree
-// Store does).
+// Store does). A nil Option is an error wrapping lock.ErrInvalidOption.
 func New(store cas.Store, opts ...Option) (*Locker, error) {
 	if store == nil {
 		return nil, errors.New("caslock: New: nil cas.Store")
 	}
 	var o options
 	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("caslock: New: %w: nil Option", lock.ErrInvalidOption)
+		}
 		opt(&o)
 	}
 	if len(o.prefix) >= lock.DefaultMaxKeyLen {

@@ -18,6 +18,9 @@ const (
 	// holder keeps the item: to 1/ageDivisor of the time it has held it, so
 	// that a hand-over waits at most about that share of the hold.
 	ageDivisor = 8
+	// ttlDivisor caps every waiter's polling interval at 1/ttlDivisor of
+	// its TTL: a hand-over must be seen well within the TTL (see pacer).
+	ttlDivisor = 8
 )
 
 // pacer spaces a waiter's polls by its position in the queue.
@@ -36,20 +39,34 @@ const (
 // poll, sees itself among the first two well before the item is handed to
 // it, and the waiters of a key make about 2·ln(n) polls per grant in all
 // besides the first two's.
+//
+// Whatever the position, a waiter polls at least every eighth of its own
+// TTL (ttlDivisor), the TTL that a hand-over to it is written with: the
+// waiter behind it takes a reservation over once it has seen it unchanged
+// for that TTL, so a waiter that polls less often than that loses its turn.
+// An eighth keeps the gap between two polls, with a round trip of the Store
+// and a late wake-up, under a quarter of the TTL, within which the waiter
+// takes the hand-over as it is, without a write of its own (waiter.accept).
+// Any queued waiter may be handed the item: the head at a release, the
+// others when the waiters ahead leave. The cap matters only for a TTL short
+// next to the policy's intervals (under 6 s with lock.DefaultBackOff).
 type pacer struct {
 	policy backoff.BackOff
 	head   time.Duration
+	limit  time.Duration // the longest wait: the waiter's TTL / ttlDivisor
 
 	queuedAt  time.Time // when the waiter (re)joined the queue
 	queuedPos int       // its position then
 }
 
-// start sets the policy: p.next may be called from then on.
-func (p *pacer) start(policy backoff.BackOff) {
+// start sets the policy and the TTL of the waiter: p.next may be called
+// from then on.
+func (p *pacer) start(policy backoff.BackOff, ttl time.Duration) {
 	policy.Reset()
 	first := firstInterval(policy)
 	policy.Reset()
-	p.policy, p.head = policy, max(first/headDivisor, minPoll)
+	p.limit = max(ttl/ttlDivisor, minPoll)
+	p.policy, p.head = policy, min(max(first/headDivisor, minPoll), p.limit)
 }
 
 // firstInterval is the policy's first interval, without its randomization
@@ -91,6 +108,7 @@ func (p *pacer) next(pos int, now, ownerSince time.Time) (wait time.Duration, ok
 		cycle := now.Sub(p.queuedAt) / time.Duration(max(1, p.queuedPos-pos+1))
 		wait = max(p.head, min(time.Duration(pos-1)*cycle/2, limit))
 	}
+	wait = min(wait, p.limit)
 	// Drawn from [½, 1] of it, so that waiters do not poll in step; never
 	// longer, as short waits tend to end late (less so with package
 	// finesleep, which the waiter sleeps with).

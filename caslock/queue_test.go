@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -485,4 +486,62 @@ func TestBackOffStopEndsTheWait(t *testing.T) {
 	if v, _, _ := readLease(t, store, "k"); len(v.Queue) != 0 {
 		t.Fatalf("%d waiters left in the queue", len(v.Queue))
 	}
+}
+
+// TestShortTTLHeadKeepsItsTurn checks that a head whose TTL is shorter
+// than the policy's intervals keeps its turn after a long hold: it polls
+// often enough to take the hand-over before the waiter behind it has seen
+// it unchanged for that TTL and taken it over. Many keys are tried at
+// once: a head that polls at the policy's pace loses on a good share.
+func TestShortTTLHeadKeepsItsTurn(t *testing.T) {
+	t.Parallel()
+	const (
+		keys = 64
+		ttl  = 100 * time.Millisecond // caslock's minimum
+		hold = 2 * time.Second        // the first two waiters slow down to hold/8
+	)
+	store := cas.NewMemory()
+	ctx := testContext(t)
+	var wg sync.WaitGroup
+	for k := range keys {
+		key := fmt.Sprintf("k%d", k)
+		wg.Go(func() {
+			holder, err := newLocker(t, store).Acquire(ctx, key, lock.WithTTL(ttl))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			start := time.Now()
+			var tokens [2]uint64 // of W and X, which queue in that order
+			var waiters sync.WaitGroup
+			for i := range tokens {
+				l := newLocker(t, store)
+				waiters.Go(func() {
+					lease, err := l.Acquire(ctx, key, lock.WithTTL(ttl))
+					if err != nil {
+						t.Errorf("%s: waiter %d: %v", key, i, err)
+						return
+					}
+					tokens[i] = lease.Token()
+					if err := lease.Release(ctx); err != nil {
+						t.Errorf("%s: waiter %d: Release: %v", key, i, err)
+					}
+				})
+				waitQueued(t, store, key, i+1)
+				time.Sleep(50 * time.Millisecond)
+			}
+			time.Sleep(hold - time.Since(start))
+			if err := holder.Release(ctx); err != nil {
+				t.Errorf("%s: holder: Release: %v", key, err)
+			}
+			waiters.Wait()
+			if tokens[0] == 0 || tokens[1] == 0 {
+				return
+			}
+			if tokens[0] > tokens[1] {
+				t.Errorf("%s: the second waiter took the head's turn: tokens %d (head) > %d (second)", key, tokens[0], tokens[1])
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -154,3 +154,17 @@ func TestNewRejectsBadInput(t *testing.T) {
 		t.Error("New with a prefix that fills the key limit succeeded")
 	}
 }
+
+// TestNewRejectsNilOption checks that a nil Option is an error wrapping
+// lock.ErrInvalidOption, not a panic.
+func TestNewRejectsNilOption(t *testing.T) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("New with a nil Option panicked: %v", r)
+		}
+	}()
+	_, err := caslock.New(cas.NewMemory(), caslock.WithKeyPrefix("lock/"), nil)
+	if !errors.Is(err, lock.ErrInvalidOption) {
+		t.Fatalf("New with a nil Option: %v, want ErrInvalidOption", err)
+	}
+}

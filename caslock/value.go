@@ -13,6 +13,10 @@ import (
 // the holder's writes change (Owner, TTL, Epoch, Reserved, Written), and the
 // queue of waiters, which waiters append to and leave.
 type leaseValue struct {
+	// Life is random per creation of the item, and kept by every write until
+	// it is deleted: it tells the item's lives apart, in whose marks the
+	// same owner and epoch may come again (see mark).
+	Life string `json:"life,omitempty"`
 	// Owner is random per grant (or per waiting Acquire, whose grant it
 	// becomes): it names the grant whatever the version.
 	Owner string `json:"owner"`
@@ -72,7 +76,7 @@ func decodeLease(b []byte) (leaseValue, error) {
 
 // newLease is the value of a created lease item.
 func newLease(owner string, ttl time.Duration) leaseValue {
-	return leaseValue{Owner: owner, TTL: int64(ttl), Epoch: 1, Written: time.Now().UTC()}
+	return leaseValue{Life: newOwner(), Owner: owner, TTL: int64(ttl), Epoch: 1, Written: time.Now().UTC()}
 }
 
 // ttl is the lease period of the item.
@@ -105,7 +109,7 @@ func (v leaseValue) left(id string) leaseValue {
 // claimedBy is the item held by owner for ttl: a claim of a reservation or
 // a take-over. owner leaves the queue.
 func (v leaseValue) claimedBy(owner string, ttl time.Duration) leaseValue {
-	return leaseValue{Owner: owner, TTL: int64(ttl), Epoch: v.Epoch + 1, Queue: v.without(owner), Written: time.Now().UTC()}
+	return leaseValue{Life: v.Life, Owner: owner, TTL: int64(ttl), Epoch: v.Epoch + 1, Queue: v.without(owner), Written: time.Now().UTC()}
 }
 
 // refreshed is the holder's item written again for ttl, with the queue as
@@ -123,6 +127,7 @@ func (v leaseValue) handedOver() (next leaseValue, ok bool) {
 	}
 	head := v.Queue[0]
 	return leaseValue{
+		Life:     v.Life,
 		Owner:    head.ID,
 		TTL:      head.TTL,
 		Epoch:    v.Epoch + 1,
@@ -134,7 +139,18 @@ func (v leaseValue) handedOver() (next leaseValue, ok bool) {
 
 // mark is what a waiter watches to tell whether the holder is alive: the
 // holder's writes change it, waiters' queue writes do not.
+//
+// A mark must never come again once changed, or a Locker that saw it in an
+// earlier life of the item would count the new holder's time from then and
+// take its lease over at once. Owner and epoch alone do come again: epochs
+// restart at 1 when the item is created again, and a waiter's id, the owner
+// of the reservations made for it, stays the same for the whole wait, over
+// lives of the item. life tells those apart: within one life every holder
+// write bumps the epoch, so (life, owner, epoch) is unique per holder write.
+// An item created by a caslock version without lives has none, and keeps
+// the old marks until it is deleted and created again.
 type mark struct {
+	life  string
 	owner string
 	epoch uint64
 	// version is the item's version for items without an epoch (written by
@@ -144,7 +160,7 @@ type mark struct {
 }
 
 func markOf(v leaseValue, version uint64) mark {
-	m := mark{owner: v.Owner, epoch: v.Epoch}
+	m := mark{life: v.Life, owner: v.Owner, epoch: v.Epoch}
 	if v.Epoch == 0 {
 		m.version = version
 	}

@@ -38,7 +38,7 @@ func (b *backend) WaitGrant(ctx context.Context, key string, ttl time.Duration) 
 			continue
 		}
 		if w.pace.policy == nil {
-			w.pace.start(lock.BackOffOrDefault(ctx))
+			w.pace.start(lock.BackOffOrDefault(ctx), w.ttl)
 		}
 		wait, ok := w.pace.next(pos, time.Now(), w.ownerSince)
 		if !ok {

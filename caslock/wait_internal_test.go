@@ -48,7 +48,7 @@ func TestLeaveHandsOnAReservation(t *testing.T) {
 func TestPacerSpacesPollsByPosition(t *testing.T) {
 	now := time.Now()
 	var p pacer
-	p.start(lock.DefaultBackOff())
+	p.start(lock.DefaultBackOff(), lock.DefaultTTL)
 	if p.head != time.Millisecond {
 		t.Fatalf("head interval %v from the default policy, want 1ms", p.head)
 	}
@@ -71,8 +71,113 @@ func TestPacerSpacesPollsByPosition(t *testing.T) {
 		t.Errorf("head waits %v after an 8 s hold, want it slowed down", long)
 	}
 	var stop pacer
-	stop.start(&backoff.StopBackOff{})
+	stop.start(&backoff.StopBackOff{}, lock.DefaultTTL)
 	if _, ok := stop.next(1, now, now); ok {
 		t.Error("a policy that stops did not stop the wait")
+	}
+}
+
+// TestMarkTellsLivesApart checks that a Locker that saw a reservation in
+// one life of the item does not count a reservation for the same waiter at
+// the same epoch in a later life as expired: the waiter's id stays the same
+// over its whole wait and epochs restart when the item is created again.
+func TestMarkTellsLivesApart(t *testing.T) {
+	ctx := context.Background()
+	store := cas.NewMemory()
+	const ttl = 100 * time.Millisecond
+	newLocker := func() *Locker {
+		l, err := New(store, WithDefaults(lock.WithTTL(ttl), lock.WithoutAutoRefresh()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l, m := newLocker(), newLocker()
+	w := &waiter{b: &backend{store: store, observed: make(map[string]observation)}, skey: "k", id: newOwner(), ttl: ttl, notMine: time.Now()}
+	step := func() *grant {
+		t.Helper()
+		g, _, err := w.step(ctx)
+		if err != nil {
+			t.Fatalf("waiter's step: %v", err)
+		}
+		return g
+	}
+	release := func(lease lock.Lease, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lease.Release(ctx); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+	}
+
+	// First life: X holds, W queues, X releases: reserved for W at epoch 2,
+	// which M sees.
+	x, err := l.TryAcquire(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	step()
+	release(x, nil)
+	if _, err := m.TryAcquire(ctx, "k"); !errors.Is(err, lock.ErrNotAcquired) {
+		t.Fatalf("M's TryAcquire of W's reservation: %v, want ErrNotAcquired", err)
+	}
+	// W pauses past its TTL: L takes the reservation over and releases; no
+	// one is queued, so the item is deleted.
+	_, _ = l.TryAcquire(ctx, "k")
+	time.Sleep(ttl + ttl/5)
+	release(l.TryAcquire(ctx, "k"))
+	if _, err := store.Get(ctx, "k"); !errors.Is(err, cas.ErrNotFound) {
+		t.Fatalf("after the take-over's release: %v, want the item deleted", err)
+	}
+
+	// Second life: Y creates it (epoch 1), W queues again, Y releases:
+	// reserved for W at epoch 2 again, and W takes it.
+	y, err := l.TryAcquire(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	step()
+	release(y, nil)
+	g := step()
+	if g == nil {
+		t.Fatal("W did not take its reservation")
+	}
+	defer g.Release(ctx)
+	if lease, err := m.TryAcquire(ctx, "k"); err == nil {
+		defer lease.Release(ctx)
+		t.Fatalf("TWO HOLDERS: M took over at once with token %d while W's grant (token %d) runs for %v more",
+			lease.Token(), g.Token(), time.Until(g.Expiry()).Round(time.Millisecond))
+	} else if !errors.Is(err, lock.ErrNotAcquired) {
+		t.Fatalf("M's TryAcquire: %v, want ErrNotAcquired", err)
+	}
+}
+
+// TestPacerPollsWithinTheTTL checks that no waiter, at any position, after
+// any hold, with any policy, waits longer than an eighth of its TTL between
+// polls: a hand-over to it must be seen well within its TTL.
+func TestPacerPollsWithinTheTTL(t *testing.T) {
+	now := time.Now()
+	policies := map[string]func() backoff.BackOff{
+		"default":  lock.DefaultBackOff,
+		"constant": func() backoff.BackOff { return backoff.NewConstantBackOff(2 * time.Second) },
+	}
+	for name, policy := range policies {
+		for _, ttl := range []time.Duration{minTTL, 300 * time.Millisecond, 2 * time.Second} {
+			var p pacer
+			p.start(policy(), ttl)
+			p.queued(20, now.Add(-time.Second))
+			for range 30 { // the policy's intervals grow to their maximum
+				for _, pos := range []int{1, 2, 3, 10} {
+					for _, hold := range []time.Duration{0, time.Second, 10 * time.Second} {
+						if wait, _ := p.next(pos, now, now.Add(-hold)); wait > ttl/ttlDivisor {
+							t.Fatalf("%s policy, TTL %v: waiter %d waits %v after a hold of %v, want at most %v",
+								name, ttl, pos, wait, hold, ttl/ttlDivisor)
+						}
+					}
+				}
+			}
+		}
 	}
 }
