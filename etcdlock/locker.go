@@ -59,10 +59,18 @@ func WithLockOptions(opts ...lock.Option) Option {
 
 // New returns a Locker that keeps its locks in etcd through client. It does no
 // I/O: the first acquisition grants the session lease. A nil client makes every
-// call fail with ErrNilClient. Close the Locker before closing client.
+// call fail with ErrNilClient, and a nil Option every Acquire and TryAcquire
+// fail with an error wrapping lock.ErrInvalidOption. Close the Locker before
+// closing client.
 func New(client *clientv3.Client, opts ...Option) *Locker {
 	o := options{prefix: DefaultPrefix}
 	for _, opt := range opts {
+		if opt == nil {
+			// New returns no error: a nil lock.Option among the defaults
+			// makes every call fail with lock.ErrInvalidOption.
+			o.defaults = append(o.defaults, nil)
+			continue
+		}
 		opt(&o)
 	}
 	b := newBackend(client, o.prefix)

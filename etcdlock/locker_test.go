@@ -23,6 +23,24 @@ func TestNilClient(t *testing.T) {
 	}
 }
 
+// TestNilOption checks that a nil Option makes every acquisition fail with
+// an error wrapping lock.ErrInvalidOption, not New panic.
+func TestNilOption(t *testing.T) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("New with a nil Option panicked: %v", r)
+		}
+	}()
+	l := etcdlock.New(testenv.Etcd(t), etcdlock.WithPrefix("racefree/niloption"), nil)
+	defer l.Close(context.Background())
+	if _, err := l.Acquire(testContext(t), "k"); !errors.Is(err, lock.ErrInvalidOption) {
+		t.Fatalf("Acquire: %v, want ErrInvalidOption", err)
+	}
+	if _, err := l.TryAcquire(testContext(t), "k"); !errors.Is(err, lock.ErrInvalidOption) {
+		t.Fatalf("TryAcquire: %v, want ErrInvalidOption", err)
+	}
+}
+
 func TestCloseRevokesAndEndsLeases(t *testing.T) {
 	client := testenv.Etcd(t)
 	l := newLocker(t, testenv.Etcd(t))

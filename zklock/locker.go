@@ -66,7 +66,8 @@ func WithDefaults(opts ...lock.Option) Option {
 // 2 and 20 ticks): a server that grants a shorter session than sessionTimeout
 // can drop a lease before Done closes.
 //
-// The lease TTL defaults to sessionTimeout and may not exceed it.
+// The lease TTL defaults to sessionTimeout and may not exceed it. A nil
+// Option is an error wrapping lock.ErrInvalidOption.
 func New(conn *zk.Conn, sessionTimeout time.Duration, opts ...Option) (*Locker, error) {
 	if conn == nil {
 		return nil, errors.New("zklock: New: nil *zk.Conn")
@@ -76,6 +77,9 @@ func New(conn *zk.Conn, sessionTimeout time.Duration, opts ...Option) (*Locker, 
 	}
 	o := options{root: DefaultRoot, acl: zk.WorldACL(zk.PermAll)}
 	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("zklock: New: %w: nil Option", lock.ErrInvalidOption)
+		}
 		opt(&o)
 	}
 	if err := validateRoot(o.root); err != nil {

@@ -430,3 +430,18 @@ func TestNextInLineWhoseNodeGoesFirstGivesUp(t *testing.T) {
 	}
 	<-holder.Done() // its node is gone too
 }
+
+// TestNewRejectsNilOption checks that a nil Option is an error wrapping
+// lock.ErrInvalidOption, not a panic.
+func TestNewRejectsNilOption(t *testing.T) {
+	conn := connect(t, testenv.ZooKeeperServers(t), sessionTimeout, nil)
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("New with a nil Option panicked: %v", r)
+		}
+	}()
+	l, err := zklock.New(conn, sessionTimeout, zklock.WithRoot(testenv.ZooKeeperRoot(t)), nil)
+	if !errors.Is(err, lock.ErrInvalidOption) || l != nil {
+		t.Fatalf("New with a nil Option: got (%v, %v), want ErrInvalidOption", l, err)
+	}
+}
