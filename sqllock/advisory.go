@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/racefree/racefree/lock"
@@ -17,20 +18,32 @@ import (
 // of a held lease when AdvisoryConfig.PingInterval is zero.
 const DefaultPingInterval = time.Second
 
+// MinPingInterval is the shortest AdvisoryConfig.PingInterval: the interval
+// also bounds how long each ping may take, so it must cover a round trip
+// to the database (with room for a busy server or network).
+const MinPingInterval = 10 * time.Millisecond
+
 // AdvisoryConfig tunes an AdvisoryLocker. The zero value is ready to use.
 type AdvisoryConfig struct {
 	// PingInterval is how often the connection of a held lease is checked;
-	// Done closes within about two intervals of that connection dying.
-	// Default DefaultPingInterval.
+	// Done closes within about two intervals of that connection dying. It
+	// also bounds how long each ping may take (a slower answer counts as a
+	// dead connection), so it is at least MinPingInterval. Default
+	// DefaultPingInterval.
 	PingInterval time.Duration
 }
 
 // AdvisoryLocker is a lock.Locker on the database's session advisory locks:
 // pg_advisory_lock on PostgreSQL, GET_LOCK on MariaDB. Each lease holds one
 // connection of the pool for itself (database/sql's Conn): the lock lives
-// exactly as long as that session. When the connection dies (the process
-// crashed, the network failed, the server restarted), the server frees the
-// lock at once, and the lease's Done closes once a ping notices.
+// as long as that session, and no longer than the lease: one that ends
+// unreleased (its TTL ran out without auto-refresh, or after WithMaxHold;
+// its holder hung, or skipped Release after Done closed) unlocks at its
+// expiry, a safety margin after Done closed, and gives the connection back
+// to the pool (this process's timer does it: a frozen process keeps the
+// lock until it resumes or its connection dies). When the connection dies (the process crashed, the network
+// failed, the server restarted), the server frees the lock at once, and the
+// lease's Done closes once a ping notices.
 //
 // It needs no table and grants at the speed of one round trip, but it gives
 // no fencing tokens (Token is 0): use LeaseLocker when the protected
@@ -46,6 +59,15 @@ type AdvisoryConfig struct {
 // locks could collide with it with probability about n²/2⁶⁵ for n keys in
 // use), and to a 57-character name "racefree:<48 hex digits>" on MariaDB,
 // whose lock names are limited to 64 characters.
+//
+// A key is locked per database on both: PostgreSQL's advisory locks belong
+// to the database of the session (not to a schema), and MariaDB's GET_LOCK
+// names, which are global to the server, hash the pool's default database
+// (DATABASE(), read once, at the Locker's first grant) with the key, so
+// that Lockers on two databases of one server do not exclude each other. A
+// pool without a default database shares its keys with every other such
+// pool of the server. (Lockers of racefree versions that hashed the key
+// alone take other names: do not mix them on one key.)
 type AdvisoryLocker struct {
 	*lock.Client
 }
@@ -59,11 +81,11 @@ func NewAdvisoryLocker(db *sql.DB, d sqldialect.Dialect, cfg AdvisoryConfig, def
 	if err := checkPool("NewAdvisoryLocker", db, d); err != nil {
 		return nil, err
 	}
-	if cfg.PingInterval < 0 {
-		return nil, fmt.Errorf("%w: negative PingInterval %v", ErrInvalidArgument, cfg.PingInterval)
-	}
-	if cfg.PingInterval == 0 {
+	switch {
+	case cfg.PingInterval == 0:
 		cfg.PingInterval = DefaultPingInterval
+	case cfg.PingInterval < MinPingInterval:
+		return nil, fmt.Errorf("%w: PingInterval %v is below %v", ErrInvalidArgument, cfg.PingInterval, MinPingInterval)
 	}
 	b := &advisoryBackend{db: db, d: d, ping: cfg.PingInterval}
 	return &AdvisoryLocker{Client: lock.New(b, defaults...)}, nil
@@ -74,6 +96,9 @@ type advisoryBackend struct {
 	db   *sql.DB
 	d    sqldialect.Dialect
 	ping time.Duration
+
+	myDBMu sync.Mutex
+	myDB   *string // MariaDB: the pool's default database, once read
 }
 
 var (
@@ -101,17 +126,44 @@ func pgAdvisoryKey(key string) int64 {
 	return int64(binary.BigEndian.Uint64(sum[:8]))
 }
 
-// myLockName hashes key into a GET_LOCK name of 57 characters.
-func myLockName(key string) string {
-	sum := sha256.Sum256([]byte(key))
+// myLockName hashes database and key into a GET_LOCK name of 57
+// characters. (Database names hold no NUL byte.)
+func myLockName(database, key string) string {
+	sum := sha256.Sum256([]byte(database + "\x00" + key))
 	return "racefree:" + hex.EncodeToString(sum[:24])
 }
 
-func (b *advisoryBackend) lockID(key string) any {
+// lockID is the advisory lock of key: its bigint on PostgreSQL, its GET_LOCK
+// name on MariaDB, where it reads the default database on conn the first
+// time.
+func (b *advisoryBackend) lockID(ctx context.Context, conn *sql.Conn, key string) (any, error) {
 	if b.d == sqldialect.Postgres {
-		return pgAdvisoryKey(key)
+		return pgAdvisoryKey(key), nil
 	}
-	return myLockName(key)
+	database, err := b.myDatabase(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	return myLockName(database, key), nil
+}
+
+// myDatabase is the pool's default database on MariaDB ("" for none), read
+// on conn the first time.
+func (b *advisoryBackend) myDatabase(ctx context.Context, conn *sql.Conn) (string, error) {
+	b.myDBMu.Lock()
+	cached := b.myDB
+	b.myDBMu.Unlock()
+	if cached != nil {
+		return *cached, nil
+	}
+	var database sql.NullString
+	if err := conn.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&database); err != nil {
+		return "", fmt.Errorf("sqllock: read the default database: %w", err)
+	}
+	b.myDBMu.Lock()
+	b.myDB = &database.String
+	b.myDBMu.Unlock()
+	return database.String, nil
 }
 
 func (b *advisoryBackend) TryGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
@@ -119,7 +171,11 @@ func (b *advisoryBackend) TryGrant(ctx context.Context, key string, ttl time.Dur
 	if err != nil {
 		return nil, err
 	}
-	id := b.lockID(key)
+	id, err := b.lockID(ctx, conn, key)
+	if err != nil {
+		discard(conn)
+		return nil, err
+	}
 	q := "SELECT pg_try_advisory_lock($1)"
 	if b.d != sqldialect.Postgres {
 		q = "SELECT COALESCE(GET_LOCK(?, 0), 0) = 1"
@@ -142,7 +198,14 @@ func (b *advisoryBackend) WaitGrant(ctx context.Context, key string, ttl time.Du
 	if err != nil {
 		return nil, err
 	}
-	id := b.lockID(key)
+	id, err := b.lockID(ctx, conn, key)
+	if err != nil {
+		discard(conn)
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // the driver may report the cut in its own words
+		}
+		return nil, err
+	}
 	if b.d == sqldialect.Postgres {
 		err = b.pgWait(ctx, conn, id)
 	} else {

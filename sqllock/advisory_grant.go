@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -18,6 +19,15 @@ import (
 // pings the connection every ping interval (no goroutine waits between
 // pings); Release stops it and sends the unlock at once, after a ping only
 // if one is on the wire at that moment.
+//
+// The session would keep the lock for as long as the process lives, but
+// the lease does not: it ends a safety margin before the grant's expiry
+// (its TTL from the grant or the last Refresh) when auto-refresh is off or
+// bounded by WithMaxHold, or when renewal failed. Nothing tells the grant
+// that its lease ended, so the timer also fires at that expiry, and a grant
+// still held then (its holder never called Release) unlocks and gives its
+// connection back by itself: the key is free for others at the expiry, as
+// on a backend whose server expires leases.
 type advisoryGrant struct {
 	b    *advisoryBackend
 	conn *sql.Conn
@@ -26,14 +36,16 @@ type advisoryGrant struct {
 
 	// io serializes the statements on conn: database/sql lets a ping run
 	// while the rows of a query are still being read, which pgx refuses.
+	// It is taken before mu, never while mu is held.
 	io sync.Mutex
 
-	mu     sync.Mutex
-	expiry time.Time // local: grant or last ping plus the TTL
-	closed bool      // released, or conn discarded
-	cause  error
-	lost   chan struct{}
-	timer  *time.Timer // the next ping
+	mu       sync.Mutex
+	expiry   time.Time // local: grant or last refresh plus the TTL
+	nextPing time.Time // when the connection is next due for a check
+	closed   bool      // released, expired, or conn discarded
+	cause    error
+	lost     chan struct{}
+	timer    *time.Timer // the next ping, or the expiry if sooner
 }
 
 var (
@@ -41,12 +53,31 @@ var (
 	_ lock.LossReporter = (*advisoryGrant)(nil)
 )
 
+// errAdvisoryExpired is the loss cause of a grant that freed itself at its
+// expiry.
+var errAdvisoryExpired = errors.New("sqllock: the advisory lease expired unreleased; its lock was freed")
+
+// advisoryUnlockTimeout bounds the unlock a grant sends at its expiry; the
+// connection is discarded (which frees the lock too) if it takes longer.
+const advisoryUnlockTimeout = 5 * time.Second
+
 func (b *advisoryBackend) newGrant(conn *sql.Conn, key string, id any, expiry time.Time) *advisoryGrant {
-	g := &advisoryGrant{b: b, conn: conn, key: key, id: id, expiry: expiry, lost: make(chan struct{})}
+	now := time.Now()
+	g := &advisoryGrant{b: b, conn: conn, key: key, id: id, expiry: expiry, nextPing: now.Add(b.ping), lost: make(chan struct{})}
 	g.mu.Lock()
-	g.timer = time.AfterFunc(b.ping, g.ping)
+	g.timer = time.AfterFunc(g.wakeLocked(now), g.tick)
 	g.mu.Unlock()
 	return g
+}
+
+// wakeLocked is how long from now the timer should next fire: at the next
+// ping or the expiry, whichever comes first.
+func (g *advisoryGrant) wakeLocked(now time.Time) time.Duration {
+	wake := g.nextPing
+	if g.expiry.Before(wake) {
+		wake = g.expiry
+	}
+	return wake.Sub(now)
 }
 
 func (g *advisoryGrant) Token() uint64 { return 0 }
@@ -65,18 +96,30 @@ func (g *advisoryGrant) LossCause() error {
 	return g.cause
 }
 
-// ping checks the connection and schedules the next check, unless the grant
-// was released meanwhile. A ping that fails ends the grant as lost. It runs
-// in the timer's goroutine; a Release during the ping waits for it.
-func (g *advisoryGrant) ping() {
+// tick frees the grant once it has expired unreleased, else checks the
+// connection when a ping is due, and sets the timer for the next of the two,
+// unless the grant was released meanwhile. A ping that fails ends the grant
+// as lost. It runs in the timer's goroutine; a Release during the ping waits
+// for it.
+func (g *advisoryGrant) tick() {
 	g.io.Lock()
 	defer g.io.Unlock()
 	g.mu.Lock()
-	closed := g.closed
-	g.mu.Unlock()
-	if closed {
+	now := time.Now()
+	switch {
+	case g.closed:
+		g.mu.Unlock()
+		return
+	case !now.Before(g.expiry):
+		g.mu.Unlock()
+		g.expire()
+		return
+	case now.Before(g.nextPing): // a Refresh pinged meanwhile, or the expiry moved
+		g.timer.Reset(g.wakeLocked(now))
+		g.mu.Unlock()
 		return
 	}
+	g.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), g.b.ping)
 	err := g.conn.PingContext(ctx)
 	cancel()
@@ -87,8 +130,28 @@ func (g *advisoryGrant) ping() {
 	case err != nil:
 		g.loseConnLocked(fmt.Errorf("sqllock: the connection holding the advisory lock failed: %w", err))
 	default:
-		g.timer.Reset(g.b.ping)
+		now = time.Now()
+		g.nextPing = now.Add(g.b.ping)
+		g.timer.Reset(g.wakeLocked(now))
 	}
+}
+
+// expire ends a grant whose expiry has passed without a Release: it is
+// recorded as lost, and the lock is unlocked (or its connection discarded).
+// g.io is held.
+func (g *advisoryGrant) expire() {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return
+	}
+	g.closed, g.cause = true, errAdvisoryExpired
+	g.timer.Stop()
+	close(g.lost)
+	g.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), advisoryUnlockTimeout)
+	defer cancel()
+	_ = g.unlock(ctx)
 }
 
 // loseConn records the loss and discards the connection, which ends the
@@ -109,10 +172,12 @@ func (g *advisoryGrant) loseConnLocked(cause error) {
 	discard(g.conn)
 }
 
-// Refresh checks that the session, and so the lock, is still there. The
-// ping is not cut short by ctx (a ping cancelled on the wire breaks the
-// connection, and with it the lock: lock cancels the renewal it runs when
-// the holder releases); it is bounded by the ping interval instead.
+// Refresh checks that the session, and so the lock, is still there, and
+// moves the grant's expiry to ttl from now. It never revives a grant past
+// its expiry: that grant has freed its lock, or is about to. The ping is not
+// cut short by ctx (a ping cancelled on the wire breaks the connection, and
+// with it the lock: lock cancels the renewal it runs when the holder
+// releases); it is bounded by the ping interval instead.
 func (g *advisoryGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 	if err := g.heldErr(); err != nil {
 		return err
@@ -123,16 +188,30 @@ func (g *advisoryGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 	pingCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.b.ping)
 	defer cancel()
 	g.io.Lock()
+	defer g.io.Unlock()
+	g.mu.Lock()
 	sent := time.Now()
-	err := g.conn.PingContext(pingCtx)
-	g.io.Unlock()
+	expired := !sent.Before(g.expiry)
+	err := g.heldErrLocked()
+	g.mu.Unlock()
+	if expired {
+		g.expire()
+		return g.heldErr()
+	}
+	if err != nil {
+		return err // ended while this Refresh waited for the connection
+	}
+	err = g.conn.PingContext(pingCtx)
 	if err != nil {
 		g.loseConn(fmt.Errorf("sqllock: the connection holding the advisory lock failed: %w", err))
 		return fmt.Errorf("%w: %w", lock.ErrNotHeld, err)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.expiry = sent.Add(ttl)
+	if err := g.heldErrLocked(); err != nil {
+		return err
+	}
+	g.expiry, g.nextPing = sent.Add(ttl), sent.Add(g.b.ping)
 	return nil
 }
 
@@ -167,14 +246,20 @@ func (g *advisoryGrant) Release(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	g.io.Lock()
+	defer g.io.Unlock()
+	return g.unlock(ctx)
+}
+
+// unlock sends the unlock and gives the connection back to the pool, or
+// discards it when the unlock fails. g.io is held.
+func (g *advisoryGrant) unlock(ctx context.Context) error {
 	q := "SELECT pg_advisory_unlock($1)"
 	if g.b.d != sqldialect.Postgres {
 		q = "SELECT COALESCE(RELEASE_LOCK(?), 0) = 1"
 	}
 	var ok bool
-	g.io.Lock()
-	err = g.conn.QueryRowContext(ctx, q, g.id).Scan(&ok)
-	g.io.Unlock()
+	err := g.conn.QueryRowContext(ctx, q, g.id).Scan(&ok)
 	switch {
 	case err != nil:
 		discard(g.conn)

@@ -2,6 +2,7 @@ package sqllock
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 	"testing"
@@ -132,7 +133,7 @@ func TestAdvisoryBadInput(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
 		}
 	}
-	if n := len(myLockName(string(make([]byte, 512)))); n > 64 {
+	if n := len(myLockName(string(make([]byte, 64)), string(make([]byte, 512)))); n > 64 {
 		t.Errorf("GET_LOCK name of %d characters, limit 64", n)
 	}
 }
@@ -164,4 +165,101 @@ func TestAdvisoryCancelLeavesNothing(t *testing.T) {
 		}
 	}
 	t.Fatalf("%d sessions still wait for the advisory lock after the Acquire was cancelled", waiting)
+}
+
+// TestAdvisoryEndedLeaseFreesTheKey: a lease that ends without Release (its
+// maximum hold time ran out, or its TTL without auto-refresh) while its
+// holder hangs and never releases it frees the advisory lock at its expiry,
+// and gives its connection back: another Locker gets the key. The
+// conformance suite cannot check this (it skips WithMaxHold where LeaseTTL
+// is false).
+func TestAdvisoryEndedLeaseFreesTheKey(t *testing.T) {
+	const ttl = 200 * time.Millisecond
+	eachDB(t, func(t *testing.T, db database) {
+		for name, opts := range map[string][]lock.Option{
+			"max hold":        {lock.WithTTL(ttl), lock.WithMaxHold(ttl)},
+			"no auto-refresh": {lock.WithTTL(ttl), lock.WithoutAutoRefresh()},
+		} {
+			t.Run(name, func(t *testing.T) {
+				holderPool := db.open(t)
+				holder, err := NewAdvisoryLocker(holderPool, db.dialect, AdvisoryConfig{PingInterval: testPing})
+				if err != nil {
+					t.Fatal(err)
+				}
+				other, _ := NewAdvisoryLocker(db.open(t), db.dialect, AdvisoryConfig{PingInterval: testPing})
+				k := "ended-" + name // PostgreSQL's advisory locks are per database, not per schema
+				lease, err := holder.Acquire(testCtx(t), k, opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				// The holder hangs: no Release. About 2×TTL for max hold, 1×TTL otherwise.
+				ctx, cancel := context.WithTimeout(testCtx(t), 3*time.Second)
+				defer cancel()
+				next, err := other.Acquire(ctx, k, lock.WithTTL(time.Minute))
+				if err != nil {
+					t.Fatalf("another Locker's Acquire, %v after a lease that ended unreleased: %v", time.Since(start).Round(time.Millisecond), err)
+				}
+				_ = next.Release(testCtx(t))
+				if err := lease.Err(); !errors.Is(err, lock.ErrLost) {
+					t.Errorf("Err of the ended lease: %v, want ErrLost", err)
+				}
+				for deadline := time.Now().Add(time.Second); holderPool.Stats().InUse != 0; time.Sleep(10 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("the ended lease still holds %d connection(s) of its pool", holderPool.Stats().InUse)
+					}
+				}
+				if err := lease.Release(testCtx(t)); !errors.Is(err, lock.ErrNotHeld) {
+					t.Errorf("Release of the ended lease: %v, want ErrNotHeld", err)
+				}
+			})
+		}
+	})
+}
+
+// TestAdvisoryPingIntervalFloor: a ping interval below MinPingInterval (it
+// also bounds each ping's wait) is refused.
+func TestAdvisoryPingIntervalFloor(t *testing.T) {
+	pool, err := sql.Open("pgx", "") // no I/O
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pool.Close() }()
+	for _, d := range []time.Duration{time.Microsecond, MinPingInterval - 1} {
+		if _, err := NewAdvisoryLocker(pool, sqldialect.Postgres, AdvisoryConfig{PingInterval: d}); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("PingInterval %v: %v, want ErrInvalidArgument", d, err)
+		}
+	}
+	if _, err := NewAdvisoryLocker(pool, sqldialect.Postgres, AdvisoryConfig{PingInterval: MinPingInterval}); err != nil {
+		t.Errorf("PingInterval %v: %v", MinPingInterval, err)
+	}
+}
+
+// TestAdvisoryMariaDBKeysPerDatabase: on MariaDB, whose GET_LOCK names are
+// global to the server, one key in two databases is two locks, as on
+// PostgreSQL, whose advisory locks belong to a database. (Each test, and each
+// subtest, gets a database of its own.)
+func TestAdvisoryMariaDBKeysPerDatabase(t *testing.T) {
+	db := databases[1]
+	l1, err := NewAdvisoryLocker(db.open(t), db.dialect, AdvisoryConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, err := l1.TryAcquire(testCtx(t), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lease.Release(testCtx(t)) }()
+	t.Run("another database", func(t *testing.T) {
+		l2, _ := NewAdvisoryLocker(db.open(t), db.dialect, AdvisoryConfig{})
+		lease2, err := l2.TryAcquire(testCtx(t), "k")
+		if err != nil {
+			t.Fatalf("TryAcquire of a key held in another database of the server: %v", err)
+		}
+		_ = lease2.Release(testCtx(t))
+	})
+	l3, _ := NewAdvisoryLocker(db.open(t), db.dialect, AdvisoryConfig{})
+	if _, err := l3.TryAcquire(testCtx(t), "k"); !errors.Is(err, lock.ErrNotAcquired) {
+		t.Fatalf("TryAcquire of a key held in the same database: %v, want ErrNotAcquired", err)
+	}
 }

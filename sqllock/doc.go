@@ -37,7 +37,9 @@
 // on a connection of its own per lease: fast and table-free, but without
 // fencing tokens, and not usable behind a transaction-mode pooler. A timer
 // pings that connection (no goroutine per lease), and Release sends the
-// unlock without waiting for anything.
+// unlock without waiting for anything. A lease that ends unreleased (its
+// TTL ran out without auto-refresh, or after WithMaxHold) unlocks by itself
+// at its expiry.
 //
 // # PostgreSQL and MariaDB differ
 //
@@ -69,8 +71,11 @@
 //     waits and deadlocks.
 //   - LeaseLocker on PostgreSQL is FIFO (declared): waiters queue and are
 //     woken by LISTEN/NOTIFY (one listening connection per Locker while it
-//     has waiters, in session mode; PollOnly turns it off, and the head
-//     then learns of a release at its next poll), and neither TryAcquire
+//     has waiters, in session mode, opened outside the Locker's pool with
+//     the settings of the pool's connections, so it counts against the
+//     server's max_connections but not the pool's SetMaxOpenConns;
+//     PollOnly turns it off, and the head then learns of a release at its
+//     next poll), and neither TryAcquire
 //     nor a releasing process's next Acquire can overtake the queue. On
 //     MariaDB it polls and is not FIFO: a releasing process's next Acquire
 //     often takes the key again before a waiter's poll. A queue would make
@@ -85,7 +90,10 @@
 //     of at most one second (not FIFO), so a cancelled Acquire may leave a
 //     server session waiting for up to a second. Advisory keys are hashed:
 //     to a bigint on PostgreSQL, to a 57-character name on MariaDB (GET_LOCK
-//     names are limited to 64 characters).
+//     names are limited to 64 characters). PostgreSQL's advisory locks
+//     belong to a database; MariaDB's lock names are global to the server,
+//     so the name hashes the pool's default database with the key: either
+//     way a key is locked per database.
 //   - Lease expiry uses clock_timestamp() on PostgreSQL and UTC_TIMESTAMP(6)
 //     on MariaDB (session time zones do not matter); tokens come from a
 //     PostgreSQL sequence or a MariaDB SEQUENCE (10.3+; MySQL has none).

@@ -29,7 +29,9 @@ var (
 
 	// ErrInvalidArgument rejects input that cannot work: a nil *sql.DB or
 	// transaction, a sqldialect.Dialect that is neither Postgres nor MySQL, a
-	// nil callback, a table name that is not a plain identifier.
+	// nil callback, a table name that is not a plain identifier, a
+	// TxOptions.BackOff that returns nil, an AdvisoryConfig.PingInterval
+	// below MinPingInterval.
 	ErrInvalidArgument = errors.New("sqllock: invalid argument")
 )
 

@@ -2,7 +2,9 @@ package sqllock
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"sync"
@@ -68,6 +70,13 @@ const minQueueTTL = 30 * time.Millisecond
 // column listened on a channel named after the table; releases still notify
 // there for waiters queued without a channel. Mixing the two is safe, but a
 // new waiter released by an old Locker learns of it only at its next poll.
+//
+// While a PostgreSQL LeaseLocker has waiters it listens for releases on one
+// connection of its own, which it opens outside its pool with the pgx
+// settings (server, database, credentials, TLS, dialer) of the pool's
+// connections: a pool of any size, even one connection, stays free for the
+// statements of holders and waiters. That connection counts against the
+// server's max_connections, not against the pool's SetMaxOpenConns.
 type LeaseLocker struct {
 	*lock.Client
 	b *leaseBackend
@@ -159,11 +168,31 @@ func (l *LeaseLocker) addListenerColumn() string {
 
 // EnsureSchema creates the tables and the sequence of Schema if they do not
 // exist, and adds the listener column to a PostgreSQL queue that lacks it.
+// Concurrent calls are safe: on PostgreSQL, whose CREATE ... IF NOT EXISTS
+// fails when another session creates the same name at the same moment, they
+// run one at a time, in a transaction that holds a transaction-level
+// advisory lock on the lease table's name.
 func (l *LeaseLocker) EnsureSchema(ctx context.Context) error {
+	if l.b.d != sqldialect.Postgres {
+		for _, stmt := range l.Schema() {
+			if _, err := l.b.db.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("sqllock: create lease schema: %w", err)
+			}
+		}
+		return nil
+	}
+	tx, err := l.b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqllock: create lease schema: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }() // after Commit, a no-op
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", schemaLockKey(l.b.table)); err != nil {
+		return fmt.Errorf("sqllock: create lease schema: %w", err)
+	}
 	for _, stmt := range l.Schema() {
-		if l.b.d == sqldialect.Postgres && stmt == l.addListenerColumn() {
+		if stmt == l.addListenerColumn() {
 			var has bool
-			err := l.b.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute
+			err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute
 WHERE attrelid = to_regclass($1) AND attname = 'listener' AND NOT attisdropped)`, l.b.waiters).Scan(&has)
 			if err != nil {
 				return fmt.Errorf("sqllock: inspect lease schema: %w", err)
@@ -172,11 +201,22 @@ WHERE attrelid = to_regclass($1) AND attname = 'listener' AND NOT attisdropped)`
 				continue
 			}
 		}
-		if _, err := l.b.db.ExecContext(ctx, stmt); err != nil {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("sqllock: create lease schema: %w", err)
 		}
 	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqllock: create lease schema: %w", err)
+	}
 	return nil
+}
+
+// schemaLockKey is the pg_advisory_xact_lock key that serializes
+// EnsureSchema on the (quoted) lease table: apart from the keys of
+// AdvisoryLocker, which hash another prefix.
+func schemaLockKey(table string) int64 {
+	sum := sha256.Sum256([]byte("racefree-schema\x00" + table))
+	return int64(binary.BigEndian.Uint64(sum[:8]))
 }
 
 // leaseBackend implements lock.Backend on the lease table.

@@ -288,3 +288,63 @@ func TestLeaseTryAcquireRespectsQueue(t *testing.T) {
 	}
 	_ = g.lease.Release(testCtx(t))
 }
+
+// TestLeaseListenerOutsideThePool: the listener of a PostgreSQL LeaseLocker
+// takes no connection of the Locker's pool for itself. On a pool of one
+// connection, with a waiter listening, the holder's Release still runs and
+// the waiter is granted the key.
+func TestLeaseListenerOutsideThePool(t *testing.T) {
+	db := databases[0]
+	newLeaseLocker(t, db, LeaseConfig{}) // the schema
+	pool := db.open(t)
+	pool.SetMaxOpenConns(1)
+	l, err := NewLeaseLocker(pool, db.dialect, LeaseConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const k = "small-pool"
+	lease, err := l.Acquire(testCtx(t), k, lock.WithTTL(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCtx, cancelWait := context.WithTimeout(context.Background(), 10*time.Second)
+	got := make(chan error, 1)
+	go func() {
+		w, err := l.Acquire(waitCtx, k, lock.WithTTL(time.Minute))
+		if err == nil {
+			err = w.Release(waitCtx)
+		}
+		got <- err
+	}()
+	defer func() { cancelWait(); <-got }()
+
+	// Wait until the waiter's listener listens on its channel.
+	monitor := db.open(t)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var n int
+		if err := monitor.QueryRowContext(testCtx(t), `SELECT count(*) FROM pg_stat_activity a JOIN racefree_locks_waiters w
+ON a.query = 'LISTEN "' || w.listener || '"' WHERE w.lock_key = $1`, k).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter did not listen")
+		}
+	}
+	ctx, cancel := context.WithTimeout(testCtx(t), 2*time.Second)
+	defer cancel()
+	if err := lease.Release(ctx); err != nil {
+		t.Fatalf("the holder's Release on a pool of one connection, with a waiter listening: %v", err)
+	}
+	select {
+	case err := <-got:
+		got <- err // for the deferred wait
+		if err != nil {
+			t.Fatalf("the waiter on a pool of one connection: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiter on a pool of one connection was not granted the key 5 s after its release")
+	}
+}

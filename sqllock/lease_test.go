@@ -2,7 +2,9 @@ package sqllock
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -116,3 +118,48 @@ func TestLeaseLockerBadInput(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// TestLeaseConcurrentEnsureSchema: several EnsureSchema calls at once on a
+// schema that has none of the tables all succeed (PostgreSQL's CREATE ... IF
+// NOT EXISTS is not safe against a concurrent create of the same name).
+func TestLeaseConcurrentEnsureSchema(t *testing.T) {
+	eachDB(t, func(t *testing.T, db database) {
+		const callers = 6
+		pools := make([]*sql.DB, callers)
+		for i := range pools {
+			pools[i] = db.open(t)
+			if err := pools[i].PingContext(testCtx(t)); err != nil { // connected before the race starts
+				t.Fatal(err)
+			}
+		}
+		for round := range 4 {
+			table := fmt.Sprintf("concurrent_schema_%d", round)
+			errs := make([]error, callers)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i, pool := range pools {
+				l, err := NewLeaseLocker(pool, db.dialect, LeaseConfig{Table: table})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wg.Go(func() {
+					<-start
+					errs[i] = l.EnsureSchema(testCtx(t))
+				})
+			}
+			close(start)
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("table %s, caller %d of %d at once: %v", table, i, callers, err)
+				}
+			}
+			l, _ := NewLeaseLocker(pools[0], db.dialect, LeaseConfig{Table: table})
+			lease, err := l.TryAcquire(testCtx(t), "k")
+			if err != nil {
+				t.Fatalf("table %s: TryAcquire after the concurrent EnsureSchema: %v", table, err)
+			}
+			_ = lease.Release(testCtx(t))
+		}
+	})
+}

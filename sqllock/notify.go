@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -18,10 +17,10 @@ import (
 	"github.com/racefree/racefree/internal/finesleep"
 )
 
-// listener is the LISTEN side of a PostgreSQL LeaseLocker: one connection,
-// taken from the pool while at least one Acquire waits and given back
-// (closed) once none has waited for listenLinger, shared by all waiters of
-// the Locker. It listens on a channel of its own (wakeChannelPrefix and a
+// listener is the LISTEN side of a PostgreSQL LeaseLocker: one connection
+// of its own, outside the Locker's pool (see connect), open while at least
+// one Acquire waits and closed once none has waited for listenLinger, shared
+// by all waiters of the Locker. It listens on a channel of its own (wakeChannelPrefix and a
 // random id), which its waiters' queue rows name; a release notifies the
 // ticket of the head of its key's queue on the head's channel, and the
 // listener wakes the waiter holding that ticket: one release wakes one
@@ -150,9 +149,8 @@ func (l *listener) run(ctx context.Context, done chan<- struct{}, ready chan<- e
 	}
 }
 
-// listen takes a connection, LISTENs on it and dispatches notifications until
-// ctx ends or the connection fails. The connection is always discarded, not
-// returned to the pool, so no pooled session keeps listening.
+// listen opens a connection of its own, LISTENs on it and dispatches
+// notifications until ctx ends or the connection fails, then closes it.
 func (l *listener) listen(ctx context.Context, ready chan<- error) (listened bool, err error) {
 	report := func(err error) {
 		listened = err == nil
@@ -160,27 +158,54 @@ func (l *listener) listen(ctx context.Context, ready chan<- error) (listened boo
 			ready <- err
 		}
 	}
-	conn, err := l.db.Conn(ctx)
+	pc, err := l.connect(ctx)
 	if err != nil {
 		report(err)
 		return false, err
 	}
-	defer conn.Close() //nolint:errcheck // discarded through driver.ErrBadConn
-	var listenErr error
-	_ = conn.Raw(func(dc any) error {
-		sc, ok := dc.(pgxConner)
-		if !ok {
-			listenErr = fmt.Errorf("%w: LISTEN needs the pgx driver, not %T", ErrInvalidArgument, dc)
-			report(listenErr)
-			return driver.ErrBadConn
-		}
-		listenErr = l.dispatch(ctx, sc.Conn(), report)
-		return driver.ErrBadConn
-	})
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = pc.Close(closeCtx)
+	}()
+	listenErr := l.dispatch(ctx, pc, report)
 	if ctx.Err() != nil {
 		return listened, nil
 	}
 	return listened, listenErr
+}
+
+// connect opens the listening connection outside the pool, so that it never
+// takes a connection the pool's other users wait for (a pool of one
+// connection would otherwise starve while anyone waits: the holder's
+// Release, the waiters' own attempts). database/sql does not tell how its
+// pool connects, so connect borrows a connection of the pool for the moment
+// it takes to copy its pgx settings (no I/O), gives it back, and dials a
+// new connection with them: same server, database, user, credentials, TLS
+// and dialer. The settings are copied anew for every connection, so that
+// credentials that a stdlib.OptionBeforeConnect hook renews stay fresh.
+func (l *listener) connect(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := l.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var cfg *pgx.ConnConfig
+	err = conn.Raw(func(dc any) error {
+		sc, ok := dc.(pgxConner)
+		if !ok {
+			return fmt.Errorf("%w: LISTEN needs the pgx driver, not %T", ErrInvalidArgument, dc)
+		}
+		cfg = sc.Conn().Config()
+		return nil
+	})
+	_ = conn.Close() // back to the pool
+	if err != nil {
+		return nil, err
+	}
+	// The pool connection's notification handler; pgx installs the one
+	// WaitForNotification reads.
+	cfg.OnNotification = nil
+	return pgx.ConnectConfig(ctx, cfg)
 }
 
 // pgxConner is a database/sql driver connection of pgx: *stdlib.Conn, or a

@@ -28,7 +28,8 @@ type TxOptions struct {
 	// DefaultMaxAttempts, 1 means no retry.
 	MaxAttempts int
 	// BackOff makes the strategy of pauses between attempts; it is called once
-	// per WithTx. Nil means DefaultTxBackOff.
+	// per WithTx, and must not return nil (WithTx then fails with
+	// ErrInvalidArgument). Nil means DefaultTxBackOff.
 	BackOff func() backoff.BackOff
 }
 
@@ -73,6 +74,9 @@ func WithTx(ctx context.Context, db *sql.DB, opts *TxOptions, fn func(tx *sql.Tx
 		newBackOff = DefaultTxBackOff
 	}
 	b := newBackOff()
+	if b == nil {
+		return fmt.Errorf("%w: TxOptions.BackOff returned nil", ErrInvalidArgument)
+	}
 	b.Reset()
 	txOpts := &sql.TxOptions{Isolation: opts.Isolation, ReadOnly: opts.ReadOnly}
 	for attempt := 1; ; attempt++ {

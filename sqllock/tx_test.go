@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/racefree/racefree/lock"
@@ -168,5 +169,28 @@ func TestTranslate(t *testing.T) {
 	other := errors.New("other")
 	if Translate(other) != other || Translate(nil) != nil { //nolint:errorlint // identity
 		t.Error("Translate changed an error it does not know")
+	}
+}
+
+// TestWithTxBackOffReturningNil: a BackOff constructor that returns nil is
+// bad input, not a panic, and fn never runs.
+func TestWithTxBackOffReturningNil(t *testing.T) {
+	pool, err := sql.Open("pgx", "") // no I/O: WithTx must fail before using it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pool.Close() }()
+	defer func() {
+		if p := recover(); p != nil {
+			t.Fatalf("WithTx with a BackOff constructor returning nil panicked: %v", p)
+		}
+	}()
+	ran := false
+	err = WithTx(t.Context(), pool, &TxOptions{BackOff: func() backoff.BackOff { return nil }}, func(*sql.Tx) error {
+		ran = true
+		return nil
+	})
+	if !errors.Is(err, ErrInvalidArgument) || ran {
+		t.Fatalf("WithTx with a BackOff constructor returning nil: %v (fn ran: %v), want ErrInvalidArgument", err, ran)
 	}
 }
