@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/racefree/racefree/lock"
@@ -60,14 +59,14 @@ type AdvisoryConfig struct {
 // use), and to a 57-character name "racefree:<48 hex digits>" on MariaDB,
 // whose lock names are limited to 64 characters.
 //
-// A key is locked per database on both: PostgreSQL's advisory locks belong
-// to the database of the session (not to a schema), and MariaDB's GET_LOCK
-// names, which are global to the server, hash the pool's default database
-// (DATABASE(), read once, at the Locker's first grant) with the key, so
-// that Lockers on two databases of one server do not exclude each other. A
-// pool without a default database shares its keys with every other such
-// pool of the server. (Lockers of racefree versions that hashed the key
-// alone take other names: do not mix them on one key.)
+// Where a key is locked differs: PostgreSQL's advisory locks belong to the
+// database of the session (not to a schema), but MariaDB's GET_LOCK names
+// are global to the server, so on MariaDB a key excludes its holders across
+// all databases of the server. Give the keys a prefix of your own (the
+// database or tenant) where that matters. The name is not taken from the
+// session's current database: a pooled connection keeps whatever database a
+// USE of the application left it on, and two holders of one key could then
+// take different names.
 type AdvisoryLocker struct {
 	*lock.Client
 }
@@ -96,9 +95,6 @@ type advisoryBackend struct {
 	db   *sql.DB
 	d    sqldialect.Dialect
 	ping time.Duration
-
-	myDBMu sync.Mutex
-	myDB   *string // MariaDB: the pool's default database, once read
 }
 
 var (
@@ -126,44 +122,17 @@ func pgAdvisoryKey(key string) int64 {
 	return int64(binary.BigEndian.Uint64(sum[:8]))
 }
 
-// myLockName hashes database and key into a GET_LOCK name of 57
-// characters. (Database names hold no NUL byte.)
-func myLockName(database, key string) string {
-	sum := sha256.Sum256([]byte(database + "\x00" + key))
+// myLockName hashes key into a GET_LOCK name of 57 characters.
+func myLockName(key string) string {
+	sum := sha256.Sum256([]byte(key))
 	return "racefree:" + hex.EncodeToString(sum[:24])
 }
 
-// lockID is the advisory lock of key: its bigint on PostgreSQL, its GET_LOCK
-// name on MariaDB, where it reads the default database on conn the first
-// time.
-func (b *advisoryBackend) lockID(ctx context.Context, conn *sql.Conn, key string) (any, error) {
+func (b *advisoryBackend) lockID(key string) any {
 	if b.d == sqldialect.Postgres {
-		return pgAdvisoryKey(key), nil
+		return pgAdvisoryKey(key)
 	}
-	database, err := b.myDatabase(ctx, conn)
-	if err != nil {
-		return nil, err
-	}
-	return myLockName(database, key), nil
-}
-
-// myDatabase is the pool's default database on MariaDB ("" for none), read
-// on conn the first time.
-func (b *advisoryBackend) myDatabase(ctx context.Context, conn *sql.Conn) (string, error) {
-	b.myDBMu.Lock()
-	cached := b.myDB
-	b.myDBMu.Unlock()
-	if cached != nil {
-		return *cached, nil
-	}
-	var database sql.NullString
-	if err := conn.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&database); err != nil {
-		return "", fmt.Errorf("sqllock: read the default database: %w", err)
-	}
-	b.myDBMu.Lock()
-	b.myDB = &database.String
-	b.myDBMu.Unlock()
-	return database.String, nil
+	return myLockName(key)
 }
 
 func (b *advisoryBackend) TryGrant(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
@@ -171,11 +140,7 @@ func (b *advisoryBackend) TryGrant(ctx context.Context, key string, ttl time.Dur
 	if err != nil {
 		return nil, err
 	}
-	id, err := b.lockID(ctx, conn, key)
-	if err != nil {
-		discard(conn)
-		return nil, err
-	}
+	id := b.lockID(key)
 	q := "SELECT pg_try_advisory_lock($1)"
 	if b.d != sqldialect.Postgres {
 		q = "SELECT COALESCE(GET_LOCK(?, 0), 0) = 1"
@@ -198,14 +163,7 @@ func (b *advisoryBackend) WaitGrant(ctx context.Context, key string, ttl time.Du
 	if err != nil {
 		return nil, err
 	}
-	id, err := b.lockID(ctx, conn, key)
-	if err != nil {
-		discard(conn)
-		if ctx.Err() != nil {
-			return nil, ctx.Err() // the driver may report the cut in its own words
-		}
-		return nil, err
-	}
+	id := b.lockID(key)
 	if b.d == sqldialect.Postgres {
 		err = b.pgWait(ctx, conn, id)
 	} else {

@@ -212,6 +212,8 @@ func (g *advisoryGrant) Refresh(ctx context.Context, ttl time.Duration) error {
 		return err
 	}
 	g.expiry, g.nextPing = sent.Add(ttl), sent.Add(g.b.ping)
+	// A shorter TTL brings the expiry before the timer's next wake.
+	g.timer.Reset(g.wakeLocked(time.Now()))
 	return nil
 }
 

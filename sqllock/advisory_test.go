@@ -133,7 +133,7 @@ func TestAdvisoryBadInput(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
 		}
 	}
-	if n := len(myLockName(string(make([]byte, 64)), string(make([]byte, 512)))); n > 64 {
+	if n := len(myLockName(string(make([]byte, 512)))); n > 64 {
 		t.Errorf("GET_LOCK name of %d characters, limit 64", n)
 	}
 }
@@ -235,16 +235,21 @@ func TestAdvisoryPingIntervalFloor(t *testing.T) {
 	}
 }
 
-// TestAdvisoryMariaDBKeysPerDatabase: on MariaDB, whose GET_LOCK names are
-// global to the server, one key in two databases is two locks, as on
-// PostgreSQL, whose advisory locks belong to a database. (Each test, and each
-// subtest, gets a database of its own.)
-func TestAdvisoryMariaDBKeysPerDatabase(t *testing.T) {
+// TestAdvisoryMariaDBKeysAreServerWide: on MariaDB, whose GET_LOCK names are
+// global to the server, a key held through one database is held for every
+// database of the server, as documented; the name does not follow a
+// session's current database (a USE left on a pooled connection). (Each
+// test, and each subtest, gets a database of its own.)
+func TestAdvisoryMariaDBKeysAreServerWide(t *testing.T) {
 	db := databases[1]
-	l1, err := NewAdvisoryLocker(db.open(t), db.dialect, AdvisoryConfig{})
+	pool := db.open(t)
+	l1, err := NewAdvisoryLocker(pool, db.dialect, AdvisoryConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A connection left on another database by the application.
+	pool.SetMaxOpenConns(1)
+	mustExec(t, pool, db.dialect, "USE information_schema")
 	lease, err := l1.TryAcquire(testCtx(t), "k")
 	if err != nil {
 		t.Fatal(err)
@@ -252,14 +257,35 @@ func TestAdvisoryMariaDBKeysPerDatabase(t *testing.T) {
 	defer func() { _ = lease.Release(testCtx(t)) }()
 	t.Run("another database", func(t *testing.T) {
 		l2, _ := NewAdvisoryLocker(db.open(t), db.dialect, AdvisoryConfig{})
-		lease2, err := l2.TryAcquire(testCtx(t), "k")
-		if err != nil {
-			t.Fatalf("TryAcquire of a key held in another database of the server: %v", err)
+		if _, err := l2.TryAcquire(testCtx(t), "k"); !errors.Is(err, lock.ErrNotAcquired) {
+			t.Fatalf("TryAcquire of a key held through another database of the server: %v, want ErrNotAcquired", err)
 		}
-		_ = lease2.Release(testCtx(t))
 	})
-	l3, _ := NewAdvisoryLocker(db.open(t), db.dialect, AdvisoryConfig{})
-	if _, err := l3.TryAcquire(testCtx(t), "k"); !errors.Is(err, lock.ErrNotAcquired) {
-		t.Fatalf("TryAcquire of a key held in the same database: %v, want ErrNotAcquired", err)
+}
+
+// TestAdvisoryRefreshToAShorterTTLMovesTheExpiry: a lease refreshed to a
+// short TTL and then left unreleased frees its key at the new expiry, not at
+// the grant's next ping.
+func TestAdvisoryRefreshToAShorterTTLMovesTheExpiry(t *testing.T) {
+	db := databases[0]
+	l, err := NewAdvisoryLocker(db.open(t), db.dialect, AdvisoryConfig{PingInterval: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
 	}
+	lease, err := l.Acquire(testCtx(t), "k", lock.WithTTL(time.Minute), lock.WithoutAutoRefresh())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lease.Refresh(testCtx(t), 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := NewAdvisoryLocker(db.open(t), db.dialect, AdvisoryConfig{})
+	ctx, cancel := context.WithTimeout(testCtx(t), 2*time.Second)
+	defer cancel()
+	next, err := other.Acquire(ctx, "k")
+	if err != nil {
+		t.Fatalf("Acquire within 2 s of a lease refreshed to 200ms and left unreleased (ping every 5 s): %v", err)
+	}
+	_ = next.Release(testCtx(t))
+	_ = lease.Release(testCtx(t))
 }

@@ -92,8 +92,8 @@
 //     to a bigint on PostgreSQL, to a 57-character name on MariaDB (GET_LOCK
 //     names are limited to 64 characters). PostgreSQL's advisory locks
 //     belong to a database; MariaDB's lock names are global to the server,
-//     so the name hashes the pool's default database with the key: either
-//     way a key is locked per database.
+//     so there a key is locked for all databases of the server (prefix keys
+//     with the database or tenant where that matters).
 //   - Lease expiry uses clock_timestamp() on PostgreSQL and UTC_TIMESTAMP(6)
 //     on MariaDB (session time zones do not matter); tokens come from a
 //     PostgreSQL sequence or a MariaDB SEQUENCE (10.3+; MySQL has none).

@@ -2,6 +2,7 @@ package sqllock
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 
@@ -32,16 +33,22 @@ func (b *pgLeaseBackend) WaitGrant(ctx context.Context, key string, ttl time.Dur
 			b.leaveDetached(ctx, key, ticket)
 		}
 	}()
-	var wake <-chan struct{}
+	var wake <-chan struct{} // nil: this wait polls
 	if b.listener != nil {
 		ch, stop, err := b.listener.subscribe(ctx, ticket)
-		if err != nil {
+		switch {
+		case err == nil:
+			defer stop()
+			wake = ch
+		case ctx.Err() != nil || errors.Is(err, ErrInvalidArgument):
 			return nil, b.ctxErr(ctx, err)
+		default:
+			// The listening connection could not be opened (the server
+			// refused its credentials, say): this wait polls, as with
+			// PollOnly, and the next one tries to listen again.
 		}
-		defer stop()
-		wake = ch
 	}
-	poll := b.pollInterval()
+	poll := b.pollInterval(wake != nil)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -90,13 +97,13 @@ func (b *pgLeaseBackend) leaveDetached(ctx context.Context, key string, ticket i
 	_ = b.leave(ctx, key, ticket) // else its place expires after the queue TTL
 }
 
-// pollInterval returns the waits between a waiter's attempts. With
-// notifications it renews every third of the queue TTL. Polling only, it
-// starts at 5 ms and doubles (jittered) up to that: without notifications
+// pollInterval returns the waits between a waiter's attempts. Listening
+// for notifications, it renews every third of the queue TTL. Polling only,
+// it starts at 5 ms and doubles (jittered) up to that: without notifications
 // the head learns of a release only by asking.
-func (b *pgLeaseBackend) pollInterval() func() time.Duration {
+func (b *pgLeaseBackend) pollInterval(listening bool) func() time.Duration {
 	renew := b.queueTTL / 3
-	if b.listener != nil {
+	if listening {
 		return func() time.Duration { return renew }
 	}
 	next := min(5*time.Millisecond, renew)

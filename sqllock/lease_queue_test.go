@@ -348,3 +348,44 @@ ON a.query = 'LISTEN "' || w.listener || '"' WHERE w.lock_key = $1`, k).Scan(&n)
 		t.Fatal("the waiter on a pool of one connection was not granted the key 5 s after its release")
 	}
 }
+
+// TestLeaseWaiterPollsWhenItCannotListen: a waiter whose listening
+// connection cannot be opened (the server refuses credentials that the
+// pool's connect hook has since rotated, say) polls instead of failing its
+// Acquire, and is granted the key after its release.
+func TestLeaseWaiterPollsWhenItCannotListen(t *testing.T) {
+	db := databases[0]
+	l := newLeaseLocker(t, db, LeaseConfig{})
+	dial := listenDial
+	listenDial = func(context.Context, *pgx.ConnConfig) (*pgx.Conn, error) {
+		return nil, errors.New("FATAL: role is not permitted to log in (SQLSTATE 28000)")
+	}
+	defer func() { listenDial = dial }()
+	const k = "cannot-listen"
+	lease, err := l.Acquire(testCtx(t), k, lock.WithTTL(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		w, err := l.Acquire(ctx, k, lock.WithTTL(time.Minute))
+		if err == nil {
+			err = w.Release(ctx)
+		}
+		got <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the waiter queues
+	if err := lease.Release(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("the waiter that could not listen: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiter that could not listen was not granted the key 10 s after its release")
+	}
+}

@@ -182,8 +182,10 @@ func (l *listener) listen(ctx context.Context, ready chan<- error) (listened boo
 // pool connects, so connect borrows a connection of the pool for the moment
 // it takes to copy its pgx settings (no I/O), gives it back, and dials a
 // new connection with them: same server, database, user, credentials, TLS
-// and dialer. The settings are copied anew for every connection, so that
-// credentials that a stdlib.OptionBeforeConnect hook renews stay fresh.
+// and dialer, as that connection had them when it was opened. The pool's
+// connect hooks (stdlib.OptionBeforeConnect, OptionAfterConnect) do not run
+// again: credentials that such a hook rotates may have expired since, and
+// the dial then fails; the waiters then poll (see WaitGrant).
 func (l *listener) connect(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := l.db.Conn(ctx)
 	if err != nil {
@@ -205,8 +207,11 @@ func (l *listener) connect(ctx context.Context) (*pgx.Conn, error) {
 	// The pool connection's notification handler; pgx installs the one
 	// WaitForNotification reads.
 	cfg.OnNotification = nil
-	return pgx.ConnectConfig(ctx, cfg)
+	return listenDial(ctx, cfg)
 }
+
+// listenDial opens the listening connection; tests replace it.
+var listenDial = pgx.ConnectConfig
 
 // pgxConner is a database/sql driver connection of pgx: *stdlib.Conn, or a
 // wrapper around it.
