@@ -23,6 +23,15 @@ var (
 	// Nothing is written.
 	ErrValueTooLarge = errors.New("cas: value too large")
 
+	// ErrOutcomeUnknown means a write failed in a way that leaves unknown
+	// whether the Store applied it: the request may have been applied and
+	// its answer lost (a reset connection, a timeout, a server error after
+	// the fact). Read the item to find out; a conditional write sent again
+	// as it was would fail its own condition if the first one was applied.
+	// Adapters wrap it where they can tell such a failure apart (dynamocas);
+	// any error of a write whose context ended on the wire may be one too.
+	ErrOutcomeUnknown = errors.New("cas: write outcome unknown")
+
 	// ErrEncode wraps a Codec's error when Typed could not encode a value.
 	// Nothing is written.
 	ErrEncode = errors.New("cas: cannot encode value")

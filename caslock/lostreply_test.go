@@ -3,7 +3,10 @@ package caslock_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/racefree/racefree/cas"
 )
@@ -39,5 +42,55 @@ func TestTryAcquireGivesBackACreateWhoseAnswerWasLost(t *testing.T) {
 	}
 	if err := lease.Release(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// lostSwaps is a Store whose next n CompareAndSwaps are applied but answer
+// with cas.ErrOutcomeUnknown, as dynamocas reports a write whose response
+// was lost.
+type lostSwaps struct {
+	cas.Store
+	n *atomic.Int32
+}
+
+func (s lostSwaps) CompareAndSwap(ctx context.Context, key string, version uint64, value []byte) (cas.Item, error) {
+	it, err := s.Store.CompareAndSwap(ctx, key, version, value)
+	if err == nil && s.n.Add(-1) >= 0 {
+		return cas.Item{}, fmt.Errorf("%w: connection reset after the write", cas.ErrOutcomeUnknown)
+	}
+	return it, err
+}
+
+// A waiter whose writes (its enqueue, then its claim of the hand-over) are
+// applied but answered with cas.ErrOutcomeUnknown reads the item again and
+// goes on: its Acquire is granted, not failed.
+func TestWaiterGoesOnAfterWritesOfUnknownOutcome(t *testing.T) {
+	ctx := context.Background()
+	store := cas.NewMemory()
+	holder, err := newLocker(t, store).Acquire(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := &atomic.Int32{}
+	lost.Store(2)
+	got := make(chan error, 1)
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		lease, err := newLocker(t, lostSwaps{store, lost}).Acquire(wctx, "k")
+		if err == nil {
+			err = lease.Release(wctx)
+		}
+		got <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the waiter queues (its enqueue's answer lost)
+	if err := holder.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("Acquire whose writes' answers were lost: %v", err)
+	}
+	if n := lost.Load(); n > 1 {
+		t.Fatalf("%d lost answers left: the test did not reach the waiter's writes", n)
 	}
 }

@@ -137,9 +137,12 @@ func (w *waiter) accept(ctx context.Context, it cas.Item, v leaseValue, seen tim
 }
 
 // result turns a conditional write's outcome into step's: a refusal because
-// the item changed is a position to retry at.
+// the item changed is a position to retry at, and so is a write whose
+// outcome is unknown (its answer was lost): the next step reads the item and
+// finds the write there (the item names this waiter) or not.
 func (w *waiter) result(g *grant, err error, pos int) (*grant, int, error) {
-	if errors.Is(err, cas.ErrConflict) || errors.Is(err, cas.ErrNotFound) || errors.Is(err, cas.ErrExists) {
+	if errors.Is(err, cas.ErrConflict) || errors.Is(err, cas.ErrNotFound) || errors.Is(err, cas.ErrExists) ||
+		errors.Is(err, cas.ErrOutcomeUnknown) {
 		return nil, pos, nil
 	}
 	return g, pos, err

@@ -29,9 +29,9 @@
 // retryer retries it). GetItem keeps the client's retryer as it is.
 //
 // A write whose outcome is unknown — its request may have reached DynamoDB,
-// but no answer did — returns an error that wraps none of cas.ErrExists,
-// cas.ErrConflict and cas.ErrNotFound and says that the write may or may not
-// have been applied; the caller finds out with Get. Likewise a write whose
+// but no answer did — returns an error that wraps cas.ErrOutcomeUnknown and
+// none of cas.ErrExists, cas.ErrConflict and cas.ErrNotFound; the caller
+// finds out with Get. Likewise a write whose
 // context ends while in flight may or may not have happened.
 //
 // Reads are strongly consistent (ConsistentRead). Values are limited to

@@ -173,8 +173,8 @@ func TestWriteRetries(t *testing.T) {
 				err := op.write(ctx, key)
 				sent := f.updates.Load()
 				if fl.applied {
-					if sent != 1 || err == nil || errors.Is(err, cas.ErrExists) || errors.Is(err, cas.ErrConflict) || errors.Is(err, cas.ErrNotFound) {
-						t.Errorf("UpdateItem sent %d times, err = %v; want 1 time and an error of unknown outcome (no ErrExists, ErrConflict or ErrNotFound)", sent, err)
+					if sent != 1 || !errors.Is(err, cas.ErrOutcomeUnknown) || errors.Is(err, cas.ErrExists) || errors.Is(err, cas.ErrConflict) || errors.Is(err, cas.ErrNotFound) {
+						t.Errorf("UpdateItem sent %d times, err = %v; want 1 time and cas.ErrOutcomeUnknown (no ErrExists, ErrConflict or ErrNotFound)", sent, err)
 					} else {
 						t.Logf("err = %v", err)
 					}

@@ -44,9 +44,6 @@ const maxDecideAttempts = 3
 
 var errNilClient = errors.New("dynamocas: nil *dynamodb.Client")
 
-// errOutcomeUnknown marks the error of a write that may have been applied.
-var errOutcomeUnknown = errors.New("outcome unknown, the write may or may not have been applied")
-
 // Store is a cas.Store on one DynamoDB table. It is safe for concurrent use.
 type Store struct {
 	client *dynamodb.Client
@@ -233,11 +230,11 @@ func (s *Store) fail(ctx context.Context, op, key string, err error) error {
 // failWrite wraps the error of a write that DynamoDB did not refuse with a
 // failed condition. Unless notApplied vouches that the write was not
 // applied, the request may have been applied with its response lost, and the
-// error says that its outcome is unknown; it wraps none of cas.ErrExists,
+// error wraps cas.ErrOutcomeUnknown; it wraps none of cas.ErrExists,
 // cas.ErrConflict and cas.ErrNotFound either way.
 func (s *Store) failWrite(ctx context.Context, op, key string, err error) error {
 	if !notApplied(err) {
-		err = fmt.Errorf("%w: %w", errOutcomeUnknown, err)
+		err = fmt.Errorf("%w, the write may or may not have been applied: %w", cas.ErrOutcomeUnknown, err)
 	}
 	return s.fail(ctx, op, key, err)
 }
