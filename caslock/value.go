@@ -109,13 +109,23 @@ func (v leaseValue) left(id string) leaseValue {
 // claimedBy is the item held by owner for ttl: a claim of a reservation or
 // a take-over. owner leaves the queue.
 func (v leaseValue) claimedBy(owner string, ttl time.Duration) leaseValue {
-	return leaseValue{Life: v.Life, Owner: owner, TTL: int64(ttl), Epoch: v.Epoch + 1, Queue: v.without(owner), Written: time.Now().UTC()}
+	return leaseValue{Life: v.life(), Owner: owner, TTL: int64(ttl), Epoch: v.Epoch + 1, Queue: v.without(owner), Written: time.Now().UTC()}
+}
+
+// life is v's Life, or a new one for an item written by a caslock version
+// without lives: its holder's next write gives it one, so that its marks
+// stop repeating from then on (see mark).
+func (v leaseValue) life() string {
+	if v.Life != "" {
+		return v.Life
+	}
+	return newOwner()
 }
 
 // refreshed is the holder's item written again for ttl, with the queue as
 // waiters left it.
 func (v leaseValue) refreshed(ttl time.Duration) leaseValue {
-	v.TTL, v.Epoch, v.Reserved, v.Written = int64(ttl), v.Epoch+1, false, time.Now().UTC()
+	v.Life, v.TTL, v.Epoch, v.Reserved, v.Written = v.life(), int64(ttl), v.Epoch+1, false, time.Now().UTC()
 	return v
 }
 
@@ -127,7 +137,7 @@ func (v leaseValue) handedOver() (next leaseValue, ok bool) {
 	}
 	head := v.Queue[0]
 	return leaseValue{
-		Life:     v.Life,
+		Life:     v.life(),
 		Owner:    head.ID,
 		TTL:      head.TTL,
 		Epoch:    v.Epoch + 1,
@@ -147,8 +157,8 @@ func (v leaseValue) handedOver() (next leaseValue, ok bool) {
 // of the reservations made for it, stays the same for the whole wait, over
 // lives of the item. life tells those apart: within one life every holder
 // write bumps the epoch, so (life, owner, epoch) is unique per holder write.
-// An item created by a caslock version without lives has none, and keeps
-// the old marks until it is deleted and created again.
+// An item created by a caslock version without lives has none until its
+// holder's next write (a refresh, a hand-over, a claim) gives it one.
 type mark struct {
 	life  string
 	owner string

@@ -181,3 +181,21 @@ func TestPacerPollsWithinTheTTL(t *testing.T) {
 		}
 	}
 }
+
+// An item written by a caslock version without lives gets one at its
+// holder's next write, and keeps it after.
+func TestHolderWritesGiveALifeToAnOldItem(t *testing.T) {
+	old := leaseValue{Owner: "a", TTL: int64(time.Second), Epoch: 3, Queue: []queued{{ID: "b", TTL: int64(time.Second)}}}
+	for name, v := range map[string]leaseValue{
+		"refresh":   old.refreshed(time.Second),
+		"claim":     old.claimedBy("b", time.Second),
+		"hand-over": func() leaseValue { v, _ := old.handedOver(); return v }(),
+	} {
+		if v.Life == "" {
+			t.Errorf("%s of an item without a life: none given", name)
+		}
+		if again := v.refreshed(time.Second); again.Life != v.Life {
+			t.Errorf("%s: life %q became %q at the next refresh", name, v.Life, again.Life)
+		}
+	}
+}
