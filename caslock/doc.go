@@ -108,9 +108,12 @@
 // goes to (the head at a release, any waiter when those ahead leave), and
 // the waiter behind takes it over once it has seen it unchanged for that
 // long, so a waiter must see it well within its TTL not to lose its turn
-// (within an eighth, it takes the hand-over without a write of its own).
-// That bound matters only for TTLs short next to the policy's intervals:
-// under 6 s with lock.DefaultBackOff. A waiter's polls are sequential, so
+// (seen within a quarter of it, the hand-over is taken without a write of
+// its own). That bound matters only for TTLs short next to the policy's
+// intervals: under 6 s with lock.DefaultBackOff. There it costs reads: every
+// queued waiter polls about eight times per TTL, so a long queue behind a
+// long hold reads the item in proportion to its length (32 waiters with a
+// 100 ms TTL: about 3 000 reads a second). A waiter's polls are sequential, so
 // a slow Store is asked at most once at a time by each. A policy that
 // stops (backoff.Stop) ends the wait with lock.ErrNotAcquired.
 //
