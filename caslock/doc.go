@@ -103,17 +103,17 @@
 // polls after half that many grants, at the rate of grants it has seen, so
 // that it gets near the head before the item is handed to it, and the
 // waiters of a key make about 2·ln(n) polls per grant besides the first
-// two's. Every waiter, wherever it is in the queue, polls at least every
-// eighth of its TTL: a hand-over is written with the TTL of the waiter it
-// goes to (the head at a release, any waiter when those ahead leave), and
-// the waiter behind takes it over once it has seen it unchanged for that
-// long, so a waiter must see it well within its TTL not to lose its turn
-// (seen within a quarter of it, the hand-over is taken without a write of
-// its own). That bound matters only for TTLs short next to the policy's
-// intervals: under 6 s with lock.DefaultBackOff. There it costs reads: every
-// queued waiter polls about eight times per TTL, so a long queue behind a
-// long hold reads the item in proportion to its length (32 waiters with a
-// 100 ms TTL: about 3 000 reads a second). A waiter's polls are sequential, so
+// two's. The first two poll at least every eighth of their TTL: a
+// hand-over is written with the TTL of the waiter it goes to (the head at a
+// release, the second when the head leaves), and the waiter behind takes it
+// over once it has seen it unchanged for that long, so a waiter must see it
+// well within its TTL not to lose its turn (seen within a quarter of it,
+// the hand-over is taken without a write of its own). That bound matters
+// only for TTLs short next to the policy's intervals: under 6 s with
+// lock.DefaultBackOff. Waiters further back are not held to it, so that a
+// long queue does not read the item in proportion to its length; one of
+// them that is handed the item because the two ahead left at once may lose
+// its turn to the waiter behind it. A waiter's polls are sequential, so
 // a slow Store is asked at most once at a time by each. A policy that
 // stops (backoff.Stop) ends the wait with lock.ErrNotAcquired.
 //

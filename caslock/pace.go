@@ -40,16 +40,20 @@ const (
 // it, and the waiters of a key make about 2·ln(n) polls per grant in all
 // besides the first two's.
 //
-// Whatever the position, a waiter polls at least every eighth of its own
-// TTL (ttlDivisor), the TTL that a hand-over to it is written with: the
-// waiter behind it takes a reservation over once it has seen it unchanged
-// for that TTL, so a waiter that polls less often than that loses its turn.
-// An eighth keeps the gap between two polls, with a round trip of the Store
+// The first two waiters poll at least every eighth of their own TTL
+// (ttlDivisor), the TTL that a hand-over to them is written with: the
+// waiter behind takes a reservation over once it has seen it unchanged for
+// that TTL, so a waiter that polls less often than that loses its turn. An
+// eighth keeps the gap between two polls, with a round trip of the Store
 // and a late wake-up, under a quarter of the TTL, within which the waiter
 // takes the hand-over as it is, without a write of its own (waiter.accept).
-// Any queued waiter may be handed the item: the head at a release, the
-// others when the waiters ahead leave. The cap matters only for a TTL short
-// next to the policy's intervals (under 6 s with lock.DefaultBackOff).
+// A release hands the item to the head, and the head's leaving to the
+// second. Waiters further back are not held to it, so that a long queue
+// with a short TTL does not load the Store (and slow the holder's
+// refreshes) with polls in proportion to its length: one of them is handed
+// the item only when the two ahead of it leave at once, and may then lose
+// its turn. The cap matters only for a TTL short next to the policy's
+// intervals (under 6 s with lock.DefaultBackOff).
 type pacer struct {
 	policy backoff.BackOff
 	head   time.Duration
@@ -100,7 +104,9 @@ func (p *pacer) next(pos int, now, ownerSince time.Time) (wait time.Duration, ok
 		return 0, false
 	}
 	if pos <= 2 {
-		wait = max(p.head, min(now.Sub(ownerSince)/ageDivisor, limit))
+		// The first two are the ones a hand-over goes to: they poll within
+		// their TTL (see pacer).
+		wait = min(max(p.head, min(now.Sub(ownerSince)/ageDivisor, limit)), p.limit)
 	} else {
 		// The grant cycle, from how far the waiter's position went down
 		// since it queued: underestimated rather than over (one more grant
@@ -108,7 +114,6 @@ func (p *pacer) next(pos int, now, ownerSince time.Time) (wait time.Duration, ok
 		cycle := now.Sub(p.queuedAt) / time.Duration(max(1, p.queuedPos-pos+1))
 		wait = max(p.head, min(time.Duration(pos-1)*cycle/2, limit))
 	}
-	wait = min(wait, p.limit)
 	// Drawn from [½, 1] of it, so that waiters do not poll in step; never
 	// longer, as short waits tend to end late (less so with package
 	// finesleep, which the waiter sleeps with).
