@@ -50,8 +50,8 @@ func setup(fs *flag.FlagSet) workload.Runner {
 	backends := backend.Register(fs, backend.Memory, "")
 	backends.RegisterDB(fs)
 	return func(ctx context.Context, out io.Writer) ([]workload.Report, error) {
-		if cfg.transfers < 1 || cfg.accounts < 2 || cfg.balance < 0 || cfg.think < 0 {
-			return nil, workload.Usagef("need -transfers of at least 1, -accounts of at least 2 and -balance and -think of 0 or more (got %d, %d, %d, %v)",
+		if cfg.transfers < 1 || cfg.accounts < 2 || cfg.balance < 1 || cfg.think < 0 {
+			return nil, workload.Usagef("need -transfers and -balance of at least 1, -accounts of at least 2 and -think of 0 or more (got %d, %d, %d, %v)",
 				cfg.transfers, cfg.accounts, cfg.balance, cfg.think)
 		}
 		header := fmt.Sprintf("%d transfers between %d accounts of %d each, %v between reading and writing", cfg.transfers, cfg.accounts, cfg.balance, cfg.think)

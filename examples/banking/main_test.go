@@ -21,6 +21,7 @@ func TestBankingBadArgs(t *testing.T) {
 	workloadtest.CheckBadArgs(t, program,
 		[]string{"-accounts", "1"},
 		[]string{"-balance", "-5"},
+		[]string{"-balance", "0"},
 		[]string{"-think", "forever"},
 		[]string{"-lock", "vault"},
 	)

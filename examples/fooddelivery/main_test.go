@@ -27,3 +27,10 @@ func TestFoodDeliveryBadArgs(t *testing.T) {
 		[]string{"-store", "fridge"},
 	)
 }
+
+// With more capacity than orders no kitchen is overbooked, but the
+// unprotected run still loses orders from the counters: that counts as a
+// violation.
+func TestFoodDeliveryCountsLostOrders(t *testing.T) {
+	workloadtest.Check(t, program, "-orders", "40", "-capacity", "15")
+}

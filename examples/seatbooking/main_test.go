@@ -24,6 +24,7 @@ func TestSeatBookingBadArgs(t *testing.T) {
 		[]string{"-payment", "-1s"},
 		[]string{"-lock", "nosuch"},
 		[]string{"-lock", "redis", "-redis", ""},
+		[]string{"-lock", "redis", "-redis", " , "},
 		[]string{"-store", "postgres", "-postgres", ""},
 		[]string{"-seats", "x"},
 		[]string{"extra"},

@@ -35,9 +35,10 @@ const (
 	zkSessionTimeout = 10 * time.Second
 )
 
-// need returns a usage error when the endpoint of kind is empty.
+// need returns a usage error when the endpoint of kind is empty (or lists
+// no address: "," or spaces).
 func need(kind, flagName, value string) error {
-	if value == "" {
+	if len(list(value)) == 0 {
 		return workload.Usagef("%s needs -%s (or its RACEFREE_* variable)", kind, flagName)
 	}
 	return nil
@@ -77,11 +78,25 @@ func redisClients(e endpoints, all bool) ([]redlock.Client, func(), error) {
 	}, nil
 }
 
+// etcdClient returns a client of the -etcd endpoints once one of them
+// answers: clientv3.New dials lazily, and a first Acquire against no server
+// would wait for good.
 func etcdClient(e endpoints) (*clientv3.Client, error) {
 	if err := need("etcd", "etcd", e.etcd); err != nil {
 		return nil, err
 	}
-	return clientv3.New(clientv3.Config{Endpoints: list(e.etcd), DialTimeout: 5 * time.Second})
+	addrs := list(e.etcd)
+	cli, err := clientv3.New(clientv3.Config{Endpoints: addrs, DialTimeout: 5 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Get(ctx, "racefree-examples-ping"); err != nil {
+		_ = cli.Close()
+		return nil, fmt.Errorf("etcd at %s does not answer: %w", strings.Join(addrs, ","), err)
+	}
+	return cli, nil
 }
 
 // quiet drops go-zookeeper's connection log lines, which would interleave
