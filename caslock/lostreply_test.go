@@ -94,3 +94,45 @@ func TestWaiterGoesOnAfterWritesOfUnknownOutcome(t *testing.T) {
 		t.Fatalf("%d lost answers left: the test did not reach the waiter's writes", n)
 	}
 }
+
+// A Store whose writes all come back with cas.ErrOutcomeUnknown ends the
+// wait with that error after a few paced attempts, instead of being asked
+// in a loop until the context ends.
+func TestWaiterGivesUpOnWritesThatAlwaysFail(t *testing.T) {
+	ctx := context.Background()
+	store := cas.NewMemory()
+	holder, err := newLocker(t, store).Acquire(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Release(ctx)
+	failing := &countingGets{Store: unknownSwaps{store}}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = newLocker(t, failing).Acquire(wctx, "k")
+	if !errors.Is(err, cas.ErrOutcomeUnknown) {
+		t.Fatalf("Acquire over a Store whose writes always fail: %v, want cas.ErrOutcomeUnknown", err)
+	}
+	if n := failing.gets.Load(); n > 100 {
+		t.Fatalf("%d reads before giving up: the waiter asked in a loop", n)
+	}
+}
+
+// unknownSwaps is a Store whose CompareAndSwap always fails with
+// cas.ErrOutcomeUnknown, applying nothing.
+type unknownSwaps struct{ cas.Store }
+
+func (unknownSwaps) CompareAndSwap(context.Context, string, uint64, []byte) (cas.Item, error) {
+	return cas.Item{}, fmt.Errorf("%w: the server is down", cas.ErrOutcomeUnknown)
+}
+
+// countingGets counts reads.
+type countingGets struct {
+	cas.Store
+	gets atomic.Int64
+}
+
+func (c *countingGets) Get(ctx context.Context, key string) (cas.Item, error) {
+	c.gets.Add(1)
+	return c.Store.Get(ctx, key)
+}

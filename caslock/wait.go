@@ -37,6 +37,9 @@ func (b *backend) WaitGrant(ctx context.Context, key string, ttl time.Duration) 
 		if pos == retryNow {
 			continue
 		}
+		if pos == retryPaced {
+			pos = 1 // paced as the head is
+		}
 		if w.pace.policy == nil {
 			w.pace.start(lock.BackOffOrDefault(ctx), w.ttl)
 		}
@@ -57,6 +60,16 @@ func (b *backend) WaitGrant(ctx context.Context, key string, ttl time.Duration) 
 // retryNow is the position step returns when the item changed under it.
 const retryNow = 0
 
+// retryPaced is the position step returns after a write of unknown outcome:
+// read the item again after a pause (see waiter.result).
+const retryPaced = -1
+
+// maxUnknownOutcomes is how many writes of unknown outcome in a row end a
+// wait with the last one's error: a Store whose writes all fail so (a
+// server down, or refusing writes it reports as unknown) is not asked for
+// ever.
+const maxUnknownOutcomes = 8
+
 // waiter is one WaitGrant call.
 type waiter struct {
 	b    *backend
@@ -72,6 +85,8 @@ type waiter struct {
 
 	owner      string    // the item's Owner at the last read
 	ownerSince time.Time // when this waiter first saw it
+
+	unknown int // writes of unknown outcome in a row
 }
 
 // step makes one attempt: it reads the item and creates it, accepts it,
@@ -137,13 +152,23 @@ func (w *waiter) accept(ctx context.Context, it cas.Item, v leaseValue, seen tim
 }
 
 // result turns a conditional write's outcome into step's: a refusal because
-// the item changed is a position to retry at, and so is a write whose
-// outcome is unknown (its answer was lost): the next step reads the item and
-// finds the write there (the item names this waiter) or not.
+// the item changed is a position to retry at. A write whose outcome is
+// unknown (its answer was lost) is retried after a pause: the next step
+// reads the item and finds the write there (the item names this waiter) or
+// not; maxUnknownOutcomes of them in a row end the wait with the error.
 func (w *waiter) result(g *grant, err error, pos int) (*grant, int, error) {
-	if errors.Is(err, cas.ErrConflict) || errors.Is(err, cas.ErrNotFound) || errors.Is(err, cas.ErrExists) ||
-		errors.Is(err, cas.ErrOutcomeUnknown) {
+	switch {
+	case errors.Is(err, cas.ErrOutcomeUnknown):
+		if w.unknown++; w.unknown >= maxUnknownOutcomes {
+			return nil, pos, err
+		}
+		return nil, retryPaced, nil
+	case errors.Is(err, cas.ErrConflict) || errors.Is(err, cas.ErrNotFound) || errors.Is(err, cas.ErrExists):
+		w.unknown = 0
 		return nil, pos, nil
+	}
+	if err == nil {
+		w.unknown = 0
 	}
 	return g, pos, err
 }
