@@ -22,7 +22,8 @@ var refusedCodes = map[string]bool{
 
 // notApplied reports whether err says for certain that a write was not
 // applied: the connection could not be dialed, so the request was never
-// sent, or DynamoDB answered with a client error (4xx) of refusedCodes.
+// sent, or DynamoDB answered with a client error (4xx), with which it
+// refuses a request without applying it (throttled, not allowed, invalid).
 // Any other failure after the request may have been sent — a connection
 // reset, a timeout, a lost or unreadable response, a 5xx — leaves the
 // outcome unknown.
@@ -31,20 +32,32 @@ func notApplied(err error) bool {
 	if errors.As(err, &op) && op.Op == "dial" {
 		return true
 	}
-	var coded interface{ ErrorCode() string }
-	if !errors.As(err, &coded) || !refusedCodes[coded.ErrorCode()] {
-		return false
-	}
 	var status interface{ HTTPStatusCode() int }
 	if errors.As(err, &status) {
 		code := status.HTTPStatusCode()
 		return code >= 400 && code < 500
 	}
-	return true
+	return false
+}
+
+// retrySafe reports whether a failed write may be sent again: it was not
+// applied, and it may pass by itself (a failed dial, or a refusal of
+// refusedCodes); a request DynamoDB refused as not allowed or invalid would
+// only be refused again.
+func retrySafe(err error) bool {
+	if !notApplied(err) {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var coded interface{ ErrorCode() string }
+	return errors.As(err, &coded) && refusedCodes[coded.ErrorCode()]
 }
 
 // writeRetries is the per-call option of every conditional UpdateItem: the
-// client's retryer retries only the failures notApplied vouches for. A
+// client's retryer retries only the failures retrySafe vouches for. A
 // conditional write sent again after a response was lost would fail its own
 // condition, the first attempt having changed the item, and be reported as a
 // refusal of a write that succeeded.
@@ -57,7 +70,7 @@ func writeRetries(o *dynamodb.Options) {
 }
 
 // unappliedOnly is a retryer that keeps base's attempts, backoff and retry
-// quota but retries only what base retries and notApplied allows.
+// quota but retries only what base retries and retrySafe allows.
 type unappliedOnly struct {
 	base aws.Retryer
 }
@@ -66,7 +79,7 @@ var _ aws.RetryerV2 = unappliedOnly{}
 
 // IsErrorRetryable implements aws.Retryer.
 func (r unappliedOnly) IsErrorRetryable(err error) bool {
-	return notApplied(err) && r.base.IsErrorRetryable(err)
+	return retrySafe(err) && r.base.IsErrorRetryable(err)
 }
 
 // MaxAttempts implements aws.Retryer.

@@ -78,6 +78,13 @@ func throttled(r *http.Request, _ http.RoundTripper) (*http.Response, error) {
 	return reply(r, http.StatusBadRequest, "ProvisionedThroughputExceededException"), nil
 }
 
+// denied refuses the request without applying it, as DynamoDB refuses a
+// write the caller's role may not make.
+func denied(r *http.Request, _ http.RoundTripper) (*http.Response, error) {
+	_ = r.Body.Close()
+	return reply(r, http.StatusBadRequest, "AccessDeniedException"), nil
+}
+
 // dialFailed fails to connect, so the request is never sent.
 func dialFailed(r *http.Request, _ http.RoundTripper) (*http.Response, error) {
 	_ = r.Body.Close()
@@ -158,6 +165,7 @@ func TestWriteRetries(t *testing.T) {
 		{"server error after applying", lostToServerError, true},
 		{"throttled", throttled, false},
 		{"dial failed", dialFailed, false},
+		{"denied", denied, false},
 	}
 	for _, op := range ops {
 		for _, fl := range faults {
@@ -172,6 +180,14 @@ func TestWriteRetries(t *testing.T) {
 				f.arm(fl.fn)
 				err := op.write(ctx, key)
 				sent := f.updates.Load()
+				if fl.name == "denied" {
+					// Refused for good: one send, and an error that is no
+					// unknown outcome; nothing changed.
+					if sent != 1 || err == nil || errors.Is(err, cas.ErrOutcomeUnknown) {
+						t.Errorf("UpdateItem sent %d times, err = %v; want 1 time and a refusal that is no cas.ErrOutcomeUnknown", sent, err)
+					}
+					return
+				}
 				if fl.applied {
 					if sent != 1 || !errors.Is(err, cas.ErrOutcomeUnknown) || errors.Is(err, cas.ErrExists) || errors.Is(err, cas.ErrConflict) || errors.Is(err, cas.ErrNotFound) {
 						t.Errorf("UpdateItem sent %d times, err = %v; want 1 time and cas.ErrOutcomeUnknown (no ErrExists, ErrConflict or ErrNotFound)", sent, err)
