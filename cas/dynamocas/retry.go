@@ -22,22 +22,27 @@ var refusedCodes = map[string]bool{
 
 // notApplied reports whether err says for certain that a write was not
 // applied: the connection could not be dialed, so the request was never
-// sent, or DynamoDB answered with a client error (4xx), with which it
-// refuses a request without applying it (throttled, not allowed, invalid).
-// Any other failure after the request may have been sent — a connection
-// reset, a timeout, a lost or unreadable response, a 5xx — leaves the
-// outcome unknown.
+// sent, or DynamoDB itself refused it: a 400 with one of DynamoDB's error
+// codes (throttled, not allowed, invalid), which it answers before writing
+// anything. Any other failure after the request may have been sent — a
+// connection reset, a timeout, a lost or unreadable response, a 5xx, a 4xx
+// without DynamoDB's code (a proxy's 408 after it forwarded the request,
+// say) — leaves the outcome unknown.
 func notApplied(err error) bool {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		return true
 	}
 	var status interface{ HTTPStatusCode() int }
-	if errors.As(err, &status) {
-		code := status.HTTPStatusCode()
-		return code >= 400 && code < 500
+	if !errors.As(err, &status) || status.HTTPStatusCode() != 400 {
+		return false
 	}
-	return false
+	var coded interface{ ErrorCode() string }
+	if !errors.As(err, &coded) {
+		return false
+	}
+	code := coded.ErrorCode()
+	return code != "" && code != "UnknownError"
 }
 
 // retrySafe reports whether a failed write may be sent again: it was not

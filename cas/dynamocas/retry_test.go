@@ -85,6 +85,19 @@ func denied(r *http.Request, _ http.RoundTripper) (*http.Response, error) {
 	return reply(r, http.StatusBadRequest, "AccessDeniedException"), nil
 }
 
+// proxyTimeout forwards the request, which DynamoDB applies, then answers
+// as a proxy whose timeout fired first: a 408 without DynamoDB's error code.
+func proxyTimeout(r *http.Request, forward http.RoundTripper) (*http.Response, error) {
+	resp, err := forward.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return &http.Response{StatusCode: http.StatusRequestTimeout, Status: "408 Request Timeout",
+		Header: http.Header{}, Body: io.NopCloser(strings.NewReader("upstream request timeout")), Request: r}, nil
+}
+
 // dialFailed fails to connect, so the request is never sent.
 func dialFailed(r *http.Request, _ http.RoundTripper) (*http.Response, error) {
 	_ = r.Body.Close()
@@ -163,6 +176,7 @@ func TestWriteRetries(t *testing.T) {
 	}{
 		{"lost response", lostResponse, true},
 		{"server error after applying", lostToServerError, true},
+		{"proxy timeout after applying", proxyTimeout, true},
 		{"throttled", throttled, false},
 		{"dial failed", dialFailed, false},
 		{"denied", denied, false},
