@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -63,14 +62,8 @@ func (c *Client) Acquire(ctx context.Context, key string, opts ...Option) (Lease
 	if err != nil {
 		return nil, err
 	}
-	// The policy is made before anything is asked of the backend, so that a
-	// constructor that returns none fails the call at once.
-	b := cfg.newBackOff()
-	if b == nil {
-		return nil, fmt.Errorf("%w: the WithBackOff constructor returned no policy", ErrInvalidOption)
-	}
 	if w, ok := c.backend.(Waiter); ok {
-		wctx := context.WithValue(ctx, backOffKey{}, &backOffSource{first: b, newBackOff: cfg.newBackOff})
+		wctx := context.WithValue(ctx, backOffKey{}, cfg.newBackOff)
 		for {
 			sent := time.Now()
 			g, err := w.WaitGrant(wctx, key, cfg.ttl)
@@ -82,34 +75,12 @@ func (c *Client) Acquire(ctx context.Context, key string, opts ...Option) (Lease
 			}
 		}
 	}
-	return c.poll(ctx, key, cfg, b)
+	return c.poll(ctx, key, cfg)
 }
 
-// backOffKey is the context key of an Acquire call's backoff policy, a
-// *backOffSource.
+// backOffKey is the context key of an Acquire call's backoff policy
+// constructor.
 type backOffKey struct{}
-
-// backOffSource hands a Waiter the policy instances of one Acquire call: the
-// one Acquire made and checked first, new ones after it.
-type backOffSource struct {
-	mu         sync.Mutex
-	first      backoff.BackOff // nil once handed out
-	newBackOff func() backoff.BackOff
-}
-
-func (s *backOffSource) next() backoff.BackOff {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if b := s.first; b != nil {
-		s.first = nil
-		return b
-	}
-	if b := s.newBackOff(); b != nil {
-		return b
-	}
-	// The constructor gave a policy to Acquire's check, and none now.
-	return DefaultBackOff()
-}
 
 // BackOffFrom returns a new instance of the wait policy of the Acquire call
 // whose context ctx is: the call's WithBackOff, or DefaultBackOff. A Waiter
@@ -117,11 +88,16 @@ func (s *backOffSource) next() backoff.BackOff {
 // WithBackOff applies to it as to the backends the Client polls for. ok is
 // false for a context that did not come from Acquire.
 func BackOffFrom(ctx context.Context) (b backoff.BackOff, ok bool) {
-	s, ok := ctx.Value(backOffKey{}).(*backOffSource)
+	newBackOff, ok := ctx.Value(backOffKey{}).(func() backoff.BackOff)
 	if !ok {
 		return nil, false
 	}
-	return s.next(), true
+	if b = newBackOff(); b == nil {
+		// The constructor gave a policy to the call's check (config.validate)
+		// and none now.
+		b = DefaultBackOff()
+	}
+	return b, true
 }
 
 // BackOffOrDefault is BackOffFrom, or DefaultBackOff for a context that
@@ -160,10 +136,10 @@ func (c *Client) hold(ctx context.Context, key string, g Grant, sent time.Time, 
 }
 
 // poll retries TryGrant until it succeeds, waking on notifications where the
-// backend gives them and on a timer paced by b otherwise. The first attempt
+// backend gives them and on a backoff timer otherwise. The first attempt
 // comes before any subscription, so an uncontended Acquire costs what
 // TryAcquire does.
-func (c *Client) poll(ctx context.Context, key string, cfg config, b backoff.BackOff) (Lease, error) {
+func (c *Client) poll(ctx context.Context, key string, cfg config) (Lease, error) {
 	lease, err := c.try(ctx, key, cfg)
 	if err == nil {
 		return lease, nil
@@ -181,6 +157,10 @@ func (c *Client) poll(ctx context.Context, key string, cfg config, b backoff.Bac
 		}
 		defer stop()
 		ready = ch
+	}
+	b := cfg.newBackOff()
+	if b == nil {
+		b = DefaultBackOff() // as in BackOffFrom
 	}
 	b.Reset()
 	var timer *time.Timer

@@ -21,6 +21,7 @@ type config struct {
 	autoRefresh    bool
 	maxHold        time.Duration // zero: unbounded
 	newBackOff     func() backoff.BackOff
+	backOffGiven   bool // newBackOff is the caller's (WithBackOff), checked by validate
 	requireFencing bool
 }
 
@@ -48,8 +49,10 @@ func WithoutAutoRefresh() Option { return func(c *config) { c.autoRefresh = fals
 func WithMaxHold(d time.Duration) Option { return func(c *config) { c.maxHold = d } }
 
 // WithBackOff sets the strategy between attempts of a backend that has to poll
-// while it waits for a key. newBackOff is called once per Acquire, so the
-// strategy may keep state. Notification-driven backends poll only as a safety
+// while it waits for a key. newBackOff is called once per Acquire (and once
+// more by every call, to check that it returns a policy: one that returns
+// nil is an error wrapping ErrInvalidOption), so the strategy may keep
+// state. Notification-driven backends poll only as a safety
 // net against lost notifications and expiries. Backends that queue waiters
 // themselves (those implementing Waiter) are handed it through BackOffFrom
 // (or BackOffOrDefault):
@@ -58,7 +61,7 @@ func WithMaxHold(d time.Duration) Option { return func(c *config) { c.maxHold = 
 // server wakes (the in-memory backend, etcdlock, zklock, redlock, sqllock's
 // PostgreSQL lease table) keep their own options for any safety-net poll.
 func WithBackOff(newBackOff func() backoff.BackOff) Option {
-	return func(c *config) { c.newBackOff = newBackOff }
+	return func(c *config) { c.newBackOff, c.backOffGiven = newBackOff, true }
 }
 
 // RequireFencing makes Acquire and TryAcquire fail with ErrFencingUnsupported on
@@ -102,6 +105,9 @@ func (c config) validate(props Properties) error {
 		return fmt.Errorf("%w: maximum hold time %v must not be negative", ErrInvalidOption, c.maxHold)
 	case c.newBackOff == nil:
 		return fmt.Errorf("%w: WithBackOff needs a non-nil constructor", ErrInvalidOption)
+	case c.backOffGiven && c.newBackOff() == nil:
+		// Checked once per call, and only for a constructor of the caller's.
+		return fmt.Errorf("%w: the WithBackOff constructor returned no policy", ErrInvalidOption)
 	case c.requireFencing && !props.Fencing:
 		return fmt.Errorf("%w (%s)", ErrFencingUnsupported, props.Name)
 	}
