@@ -29,8 +29,7 @@ var refusedCodes = map[string]bool{
 // without DynamoDB's code (a proxy's 408 after it forwarded the request,
 // say) — leaves the outcome unknown.
 func notApplied(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
+	if neverSent(err) {
 		return true
 	}
 	var status interface{ HTTPStatusCode() int }
@@ -50,15 +49,17 @@ func notApplied(err error) bool {
 // refusedCodes); a request DynamoDB refused as not allowed or invalid would
 // only be refused again.
 func retrySafe(err error) bool {
-	if !notApplied(err) {
-		return false
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
+	if neverSent(err) {
 		return true
 	}
 	var coded interface{ ErrorCode() string }
-	return errors.As(err, &coded) && refusedCodes[coded.ErrorCode()]
+	return notApplied(err) && errors.As(err, &coded) && refusedCodes[coded.ErrorCode()]
+}
+
+// neverSent reports whether err is a failed dial: the request never left.
+func neverSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // writeRetries is the per-call option of every conditional UpdateItem: the
