@@ -376,7 +376,21 @@ func TestLeaseWaiterPollsWhenItCannotListen(t *testing.T) {
 		}
 		got <- err
 	}()
-	time.Sleep(100 * time.Millisecond) // the waiter queues
+	// Released only once the waiter has queued (and so tried to listen):
+	// a waiter that came late would take the free key without listening.
+	monitor := db.open(t)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var n int
+		if err := monitor.QueryRowContext(testCtx(t), `SELECT count(*) FROM racefree_locks_waiters WHERE lock_key = $1`, k).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter did not queue within 5 s")
+		}
+	}
 	if err := lease.Release(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
